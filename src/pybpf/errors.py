@@ -1,0 +1,110 @@
+"""The pybpf exception hierarchy.
+
+Every error pybpf raises derives from :class:`Error`. Syscall failures are
+:class:`BPFError` (with ``errno``, the bpf command and a hint), verifier
+rejections are :class:`VerifierError`, missing kernel facilities are
+:class:`NotSupportedError`.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+
+class Error(Exception):
+    """Root of every exception pybpf raises."""
+
+
+class BPFError(Error, OSError):
+    """A bpf(2) (or related syscall) failure.
+
+    ``errno`` is the kernel's error number, ``command`` names the failing
+    command (e.g. ``"MAP_CREATE"``) and ``hint`` says what to do about it.
+    """
+
+    def __init__(self, err: int, command: str, hint: str = "") -> None:
+        self.command = command
+        self.hint = hint
+        msg = f"{command}: {os.strerror(err)} ({_errno.errorcode.get(err, err)})"
+        if hint:
+            msg += f": {hint}"
+        OSError.__init__(self, err, msg)
+
+    def __str__(self) -> str:  # OSError formats as "[Errno N] msg"; keep ours
+        return str(self.args[1])
+
+
+class PermissionError_(BPFError):
+    """EPERM/EACCES from the kernel: a capability is missing."""
+
+
+class NotFoundError(BPFError):
+    """ENOENT: key or object not found."""
+
+
+class NotSupportedError(Error):
+    """The running kernel lacks a feature; the message names it (and the minimum kernel)."""
+
+    def __init__(self, feature: str, detail: str = "") -> None:
+        self.feature = feature
+        self.detail = detail
+        super().__init__(f"{feature} not supported by this kernel" + (f": {detail}" if detail else ""))
+
+
+class VerifierError(Error):
+    """The verifier rejected a program.
+
+    ``str(err)`` is a one-line summary (the verifier's last meaningful line);
+    ``err.log`` is the full verifier log, ``err.errno`` the load errno.
+    """
+
+    def __init__(self, program: str, err: int, log: str, truncated: bool = False) -> None:
+        self.program = program
+        self.errno = err
+        self.log = log
+        self.truncated = truncated
+        self.summary = _summarize_log(log)
+        base = f"load program {program!r}: {os.strerror(err)}"
+        super().__init__(f"{base}: {self.summary}" if self.summary else base)
+
+    def tail(self, n: int = 20) -> str:
+        """The last ``n`` lines of the verifier log."""
+        return "\n".join(self.log.rstrip("\n").splitlines()[-n:])
+
+
+_NOISE_PREFIXES = ("processed ", "verification time", "stack depth", "max_states_per_insn", "mark_precise")
+
+
+def _summarize_log(log: str) -> str:
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ln.startswith(_NOISE_PREFIXES) or ln.startswith("-- END PROG LOAD LOG --"):
+            continue
+        return ln
+    return ""
+
+
+class FormatError(Error):
+    """Malformed input (ELF, BTF, assembler text, instruction bytes)."""
+
+
+class BTFError(FormatError):
+    """Malformed or unsupported BTF."""
+
+
+class ELFError(FormatError):
+    """Malformed or unsupported ELF object."""
+
+
+class AssemblerError(FormatError):
+    """Assembler text or instruction encoding error."""
+
+
+class CompileError(Error):
+    """The C compiler rejected a source file."""
+
+    def __init__(self, message: str, lineno: int | None = None, output: str = "") -> None:
+        self.lineno = lineno
+        self.output = output
+        super().__init__(message)

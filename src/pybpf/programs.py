@@ -1,0 +1,468 @@
+"""BPF programs: load, verify, test-run, inspect (``pybpf.Program``).
+
+Minimum kernel 3.18 (socket filters); each :class:`ProgramType` has its own
+minimum. BPF_PROG_TEST_RUN needs 4.12 (networking types) / 5.10 (raw_tp) /
+5.14 (syscall).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import errno
+import os
+import re
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from ._sys import cmds
+from ._sys.attrs import ProgLoadAttr, TestRunAttr
+from ._sys.consts import AttachType, Cmd, ProgramType
+from ._sys.syscall import FD, bpf_raw, bump_memlock_rlimit_once, raise_for
+from .errors import BPFError, Error, NotSupportedError, VerifierError
+from .spec import ProgramSpec
+
+if TYPE_CHECKING:
+    from .asm import Instruction
+    from .introspect import ProgramInfo
+
+__all__ = ["Program", "ProgramSpec", "ProgramType", "AttachType", "TestRunResult", "VerifierStats"]
+
+_LOG_MAX = (1 << 30) - 1
+_STATS_RE = re.compile(
+    r"processed (\d+) insns \(limit (\d+)\) max_states_per_insn (\d+) total_states (\d+) peak_states (\d+) "
+    r"mark_read (\d+)"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifierStats:
+    """The verifier's statistics lines (``processed N insns ...``, ``verification time``)."""
+
+    processed_insns: int = 0
+    insn_limit: int = 0
+    max_states_per_insn: int = 0
+    total_states: int = 0
+    peak_states: int = 0
+    mark_read: int = 0
+    verification_time_usec: int | None = None
+    stack_depth: tuple[int, ...] = ()
+
+    @classmethod
+    def parse(cls, log: str) -> "VerifierStats | None":
+        m = _STATS_RE.search(log)
+        if not m:
+            return None
+        t = re.search(r"verification time (\d+) usec", log)
+        s = re.search(r"stack depth ([\d+]+)", log)
+        return cls(*(int(g) for g in m.groups()), verification_time_usec=int(t.group(1)) if t else None,
+                   stack_depth=tuple(int(x) for x in s.group(1).split("+") if x) if s else ())
+
+
+@dataclasses.dataclass
+class TestRunResult:
+    """Result of BPF_PROG_TEST_RUN: ``retval``, ``duration_ns`` (mean per repeat), output buffers."""
+
+    retval: int
+    duration_ns: int
+    data_out: bytes
+    ctx_out: bytes
+
+
+def _lockdown_hint() -> str:
+    try:
+        with open("/sys/kernel/security/lockdown") as f:
+            mode = re.search(r"\[(\w+)\]", f.read())
+            if mode and mode.group(1) != "none":
+                return f"kernel lockdown is '{mode.group(1)}'"
+    except OSError:
+        pass
+    return ""
+
+
+def _encode(insns: Any) -> bytes:
+    if isinstance(insns, (bytes, bytearray, memoryview)):
+        b = bytes(insns)
+        if len(b) % 8:
+            raise Error(f"instruction bytes must be a multiple of 8, got {len(b)}")
+        return b
+    from . import asm
+
+    return asm.encode(list(insns))
+
+
+def _patch_symbols(insns: Any, maps: Mapping[str, Any] | None) -> Any:
+    """Resolve ``ld_map_by_name`` placeholders (Instruction.symbol) against ``maps``."""
+    if isinstance(insns, (bytes, bytearray, memoryview)):
+        return insns
+    insns = list(insns)
+    out = []
+    for ins in insns:
+        sym = getattr(ins, "symbol", None)
+        if sym and getattr(ins, "is_map_load", False):
+            if not maps or sym not in maps:
+                raise Error(f"instruction references map {sym!r} which was not given in maps=")
+            from .asm import Instruction
+
+            m = maps[sym]
+            src = ins.src if ins.src else 1
+            n = Instruction(ins.opcode, ins.dst, src, ins.off, (ins.imm & ~0xFFFFFFFF) | int(m.fd))
+            out.append(n)
+        else:
+            out.append(ins)
+    return out
+
+
+class Program:
+    """A loaded BPF program (an fd the kernel verified).
+
+    Use as a context manager or call :meth:`close`. ``verifier_log`` holds the
+    log when one was requested at load time.
+    """
+
+    def __init__(self, fd: FD, type: ProgramType | int, name: str = "", *, spec: ProgramSpec | None = None,
+                 insns: bytes | None = None, verifier_log: str = "") -> None:
+        self._fd = fd
+        try:
+            self.type: ProgramType | int = ProgramType(type)
+        except ValueError:
+            self.type = type
+        self.name = name
+        self.spec = spec
+        self._insns = insns
+        self.verifier_log = verifier_log
+        self.verifier_stats = VerifierStats.parse(verifier_log) if verifier_log else None
+        self._id: int | None = None
+        self._attach_target: str = spec.attach_to if spec is not None else ""
+
+    # ---------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, type: ProgramType | int, insns: "Sequence[Instruction] | bytes", license: str = "GPL", *,
+             name: str = "", expected_attach_type: AttachType | int = 0, attach_btf_id: int = 0,
+             attach_btf_obj_fd: int = 0, attach_prog_fd: int = 0, kernel_version: int = 0, flags: int = 0,
+             ifindex: int = 0, log_level: int = 0, log_size: int = 0, maps: Mapping[str, Any] | None = None,
+             btf: Any = None, func_info: bytes = b"", func_info_rec_size: int = 0, line_info: bytes = b"",
+             line_info_rec_size: int = 0, fd_array: Sequence[int] | None = None) -> "Program":
+        """Load ``insns`` (Instructions or raw bytes) as a program of ``type`` (BPF_PROG_LOAD).
+
+        ``log_level`` > 0 keeps the verifier log in ``.verifier_log`` (4 = stats
+        only). A rejection raises :class:`pybpf.VerifierError` with the full log.
+        ``maps`` resolves ``asm.ld_map_by_name`` references.
+        """
+        spec = ProgramSpec(type=type, instructions=insns, license=license, name=name,  # type: ignore[arg-type]
+                           expected_attach_type=expected_attach_type, attach_btf_id=attach_btf_id,
+                           attach_btf_obj_fd=attach_btf_obj_fd, attach_prog_fd=attach_prog_fd,
+                           kernel_version=kernel_version, flags=flags, ifindex=ifindex, btf=btf,
+                           func_info=func_info, func_info_rec_size=func_info_rec_size, line_info=line_info,
+                           line_info_rec_size=line_info_rec_size)
+        return cls.from_spec(spec, log_level=log_level, log_size=log_size, maps=maps, fd_array=fd_array)
+
+    @classmethod
+    def from_spec(cls, spec: ProgramSpec, *, log_level: int = 0, log_size: int = 0,
+                  maps: Mapping[str, Any] | None = None, fd_array: Sequence[int] | None = None,
+                  btf_fd: int = 0) -> "Program":
+        """Load a :class:`ProgramSpec`."""
+        code = _encode(_patch_symbols(spec.instructions, maps))
+        if not code:
+            raise Error("program has no instructions")
+        insn_buf = ctypes.create_string_buffer(code, len(code))
+        lic = ctypes.create_string_buffer(spec.license.encode())
+        attr = ProgLoadAttr(
+            prog_type=int(spec.type),
+            insn_cnt=len(code) // 8,
+            insns=ctypes.addressof(insn_buf),
+            license=ctypes.addressof(lic),
+            kern_version=spec.kernel_version,
+            prog_flags=spec.flags,
+            prog_name=spec.name.encode()[:15],
+            prog_ifindex=spec.ifindex,
+            expected_attach_type=int(spec.expected_attach_type),
+            attach_btf_id=spec.attach_btf_id,
+            attach_prog_fd=spec.attach_prog_fd or spec.attach_btf_obj_fd,
+        )
+        keep: list[Any] = [insn_buf, lic]
+        btf_obj: Any = None
+        if spec.btf is not None and not btf_fd:
+            from .maps import _btf_fd
+
+            btf_obj = _btf_fd(spec.btf)
+            btf_fd = int(btf_obj)
+        if btf_fd:
+            attr.prog_btf_fd = btf_fd
+            if spec.func_info:
+                fi = ctypes.create_string_buffer(spec.func_info, len(spec.func_info))
+                keep.append(fi)
+                attr.func_info = ctypes.addressof(fi)
+                attr.func_info_rec_size = spec.func_info_rec_size
+                attr.func_info_cnt = len(spec.func_info) // spec.func_info_rec_size
+            if spec.line_info:
+                li = ctypes.create_string_buffer(spec.line_info, len(spec.line_info))
+                keep.append(li)
+                attr.line_info = ctypes.addressof(li)
+                attr.line_info_rec_size = spec.line_info_rec_size
+                attr.line_info_cnt = len(spec.line_info) // spec.line_info_rec_size
+        if fd_array:
+            fa = (ctypes.c_int32 * len(fd_array))(*fd_array)
+            keep.append(fa)
+            attr.fd_array = ctypes.addressof(fa)
+        try:
+            fd, log = _load_with_log(attr, log_level, log_size, spec.name or "<anon>", spec)
+        finally:
+            if btf_obj is not None and not isinstance(btf_obj, int) and not isinstance(spec.btf, FD):
+                btf_obj.close()
+        return cls(fd, spec.type, spec.name, spec=spec, insns=code, verifier_log=log)
+
+    @classmethod
+    def from_fd(cls, fd: FD | int) -> "Program":
+        """Wrap an fd (takes ownership of an :class:`FD`; dups a raw int)."""
+        owned = fd if isinstance(fd, FD) else FD(os.dup(fd))
+        try:
+            info = cmds.prog_info(owned.fd)
+        except BaseException:
+            owned.close()
+            raise
+        p = cls(owned, info.type, info.name.decode(errors="replace"))
+        p._id = int(info.id)
+        return p
+
+    @classmethod
+    def from_id(cls, prog_id: int) -> "Program":
+        """Open the program with kernel id ``prog_id``."""
+        return cls.from_fd(cmds.fd_by_id("prog", prog_id))
+
+    @classmethod
+    def from_pin(cls, path: str) -> "Program":
+        """Open a program pinned on bpffs."""
+        fd = cmds.obj_get(path)
+        try:
+            cmds.prog_info(fd.fd)
+        except BPFError:
+            fd.close()
+            raise Error(f"{path} is not a BPF program") from None
+        return cls.from_fd(fd)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def fd(self) -> int:
+        return self._fd.fd
+
+    def fileno(self) -> int:
+        return self._fd.fd
+
+    @property
+    def closed(self) -> bool:
+        return self._fd.closed
+
+    def close(self) -> None:
+        """Release the fd; the kernel unloads the program when nothing else holds it."""
+        self._fd.close()
+
+    def __enter__(self) -> "Program":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        t = self.type.name if isinstance(self.type, ProgramType) else str(self.type)
+        state = "closed" if self.closed else f"fd={self._fd.fd}"
+        return f"<Program {self.name or '?'} {t} {state}>"
+
+    @property
+    def id(self) -> int:
+        if self._id is None:
+            self._id = int(cmds.prog_info(self.fd).id)
+        return self._id
+
+    def info(self) -> "ProgramInfo":
+        """The kernel's view of the program (struct bpf_prog_info + fdinfo memlock)."""
+        from .introspect import ProgramInfo
+
+        return ProgramInfo.from_fd(self.fd)
+
+    @property
+    def tag(self) -> str:
+        """The kernel's program tag (hex)."""
+        return bytes(cmds.prog_info(self.fd).tag).hex()
+
+    def local_tag(self) -> str:
+        """The tag computed locally from the loaded instructions (equals :attr:`tag`)."""
+        if self._insns is None:
+            raise Error("instructions unknown for a program opened by id/pin/fd")
+        from . import asm
+
+        return asm.program_tag(self._insns)
+
+    def xlated(self) -> "list[Instruction]":
+        """The kernel's translated instructions (after verifier rewrites) as asm Instructions."""
+        from . import asm
+
+        return asm.decode(self.xlated_bytes())
+
+    def xlated_bytes(self) -> bytes:
+        info = cmds.prog_info(self.fd)
+        n = int(info.xlated_prog_len)
+        if n == 0:
+            raise Error("kernel withholds xlated instructions (needs CAP_SYS_ADMIN / bpf_jit_harden off)")
+        buf = ctypes.create_string_buffer(n)
+        from ._sys.info import ProgInfo
+
+        i2 = ProgInfo(xlated_prog_len=n, xlated_prog_insns=ctypes.addressof(buf))
+        cmds.obj_info(self.fd, i2)
+        return buf.raw[: int(i2.xlated_prog_len)]
+
+    def jited(self) -> bytes:
+        """The JIT-compiled native code (empty if the JIT is off)."""
+        info = cmds.prog_info(self.fd)
+        n = int(info.jited_prog_len)
+        if n == 0:
+            return b""
+        buf = ctypes.create_string_buffer(n)
+        from ._sys.info import ProgInfo
+
+        i2 = ProgInfo(jited_prog_len=n, jited_prog_insns=ctypes.addressof(buf))
+        cmds.obj_info(self.fd, i2)
+        return buf.raw[: int(i2.jited_prog_len)]
+
+    def pin(self, path: str) -> None:
+        """Pin on bpffs (mounting /sys/fs/bpf if needed)."""
+        from ._sys.fs import ensure_bpffs_for
+
+        ensure_bpffs_for(path)
+        cmds.obj_pin(self.fd, path)
+
+    @staticmethod
+    def unpin(path: str) -> None:
+        os.unlink(path)
+
+    def bind_map(self, m: Any) -> None:
+        """Tie map ``m``'s lifetime to this program (BPF_PROG_BIND_MAP, 5.10+)."""
+        cmds.prog_bind_map(self.fd, int(m.fd) if not isinstance(m, int) else m)
+
+    # ---------------------------------------------------------------- test run
+    def test_run(self, data: bytes | None = None, *, ctx: bytes | None = None, repeat: int = 1,
+                 data_out_size: int | None = None, ctx_out_size: int | None = None, flags: int = 0,
+                 cpu: int = 0, batch_size: int = 0) -> TestRunResult:
+        """Run the program in the kernel on ``data``/``ctx`` (BPF_PROG_TEST_RUN, 4.12+)."""
+        din = ctypes.create_string_buffer(bytes(data), len(data)) if data else None
+        cin = ctypes.create_string_buffer(bytes(ctx), len(ctx)) if ctx else None
+        if data_out_size is None:
+            data_out_size = (len(data) + 512) if data else 0
+        if ctx_out_size is None:
+            ctx_out_size = len(ctx) if ctx else 0
+        while True:
+            dout = ctypes.create_string_buffer(data_out_size) if data_out_size else None
+            cout = ctypes.create_string_buffer(ctx_out_size) if ctx_out_size else None
+            attr = TestRunAttr(
+                prog_fd=self.fd,
+                data_size_in=len(data) if data else 0,
+                data_in=ctypes.addressof(din) if din is not None else 0,
+                data_size_out=data_out_size,
+                data_out=ctypes.addressof(dout) if dout is not None else 0,
+                ctx_size_in=len(ctx) if ctx else 0,
+                ctx_in=ctypes.addressof(cin) if cin is not None else 0,
+                ctx_size_out=ctx_out_size,
+                ctx_out=ctypes.addressof(cout) if cout is not None else 0,
+                repeat=repeat,
+                flags=flags,
+                cpu=cpu,
+                batch_size=batch_size,
+            )
+            ret = bpf_raw(Cmd.PROG_TEST_RUN, ctypes.addressof(attr), ctypes.sizeof(attr))
+            if ret == -errno.ENOSPC and dout is not None and data_out_size < (1 << 24):
+                data_out_size = max(int(attr.data_size_out), data_out_size * 2)
+                continue
+            if ret < 0:
+                err = -ret
+                hint = ""
+                if err in (524, errno.EOPNOTSUPP):  # 524: kernel-internal ENOTSUPP
+                    raise NotSupportedError(f"BPF_PROG_TEST_RUN for {self.type!r}",
+                                            "this program type cannot be test-run on this kernel")
+                if err == errno.EINVAL:
+                    hint = "check data/ctx sizes for this program type (e.g. packets need >= 14 bytes)"
+                raise_for(Cmd.PROG_TEST_RUN, err, hint)
+            dlen = min(int(attr.data_size_out), data_out_size)
+            clen = min(int(attr.ctx_size_out), ctx_out_size)
+            return TestRunResult(
+                retval=int(attr.retval),
+                duration_ns=int(attr.duration),
+                data_out=dout.raw[:dlen] if dout is not None else b"",
+                ctx_out=cout.raw[:clen] if cout is not None else b"",
+            )
+
+
+def _load_with_log(attr: ProgLoadAttr, log_level: int, log_size: int, name: str,
+                   spec: ProgramSpec) -> tuple[FD, str]:
+    """PROG_LOAD; on failure reload with a verifier log (growing it on ENOSPC)."""
+    size = ctypes.sizeof(attr)
+    addr = ctypes.addressof(attr)
+    logbuf = None
+    if log_level:
+        log_size = log_size or (1 << 20)
+        logbuf = ctypes.create_string_buffer(log_size)
+        attr.log_level, attr.log_size, attr.log_buf = log_level, log_size, ctypes.addressof(logbuf)
+    bumped = False
+    while True:
+        ret = bpf_raw(Cmd.PROG_LOAD, addr, size)
+        if ret >= 0:
+            return FD(ret), (logbuf.value.decode(errors="replace") if logbuf is not None else "")
+        err = -ret
+        if err in (errno.EINTR, errno.EAGAIN):
+            continue
+        if err == errno.EPERM and not bumped:
+            bumped = True
+            if bump_memlock_rlimit_once():
+                continue
+        if err == errno.ENOSPC and logbuf is not None and attr.log_size < _LOG_MAX:
+            # Log too small: grow to what the kernel says it needs (6.4+) or double.
+            want = max(int(attr.log_true_size) + 1, int(attr.log_size) * 4)
+            log_size = min(want, _LOG_MAX)
+            logbuf = ctypes.create_string_buffer(log_size)
+            attr.log_size, attr.log_buf = log_size, ctypes.addressof(logbuf)
+            continue
+        if logbuf is None and err not in (errno.EPERM, errno.E2BIG):
+            # Retry with a log so the error can say why (as libbpf does).
+            log_level, log_size = 1, max(log_size, 1 << 20)
+            logbuf = ctypes.create_string_buffer(log_size)
+            attr.log_level, attr.log_size, attr.log_buf = 1, log_size, ctypes.addressof(logbuf)
+            continue
+        log = logbuf.value.decode(errors="replace") if logbuf is not None else ""
+        _raise_load_error(err, log, name, spec)
+
+
+def _raise_load_error(err: int, log: str, name: str, spec: ProgramSpec) -> None:
+    if err == errno.EPERM:
+        if os.geteuid() == 0:
+            why = _lockdown_hint()
+            t = ProgramType(spec.type).name if spec.type in ProgramType._value2member_map_ else str(spec.type)
+            raise NotSupportedError(
+                f"loading {t} programs",
+                "the kernel refused it even for root (EPERM)" + (f"; {why}" if why else "")
+                + (": " + log.strip().splitlines()[-1] if log.strip() else ""),
+            )
+        raise_for(Cmd.PROG_LOAD, err)
+    if log.strip():
+        raise VerifierError(name, err, log)
+    if err == errno.EINVAL:
+        from . import features
+
+        try:
+            pt = ProgramType(spec.type)
+        except ValueError:
+            raise NotSupportedError(f"program type {int(spec.type)}", "unknown to this kernel") from None
+        if not features.has_program_type(pt):
+            raise NotSupportedError(f"program type {pt.name}",
+                                    f"needs Linux {features.PROG_TYPE_MIN_KERNEL.get(pt, '?')}+ (probe failed)")
+    raise VerifierError(name, err, log)
+
+
+def load_many(specs: Iterable[ProgramSpec]) -> list[Program]:
+    """Load several specs; on failure close what was loaded and re-raise."""
+    out: list[Program] = []
+    try:
+        for s in specs:
+            out.append(Program.from_spec(s))
+    except BaseException:
+        for p in out:
+            p.close()
+        raise
+    return out
