@@ -40,8 +40,8 @@ from .errors import (
     VerifierError,
 )
 from .introspect import BTFInfo, LinkInfo, MapInfo, ProgramInfo, btfs, enable_stats, links, maps, programs
-from .maps import Map, lpm_key
-from .programs import Program, TestRunResult, VerifierStats
+from .map import Map, lpm_key
+from .prog import Program, TestRunResult, VerifierStats
 from .spec import MapSpec, ProgramSpec
 
 __all__ = [

@@ -21,7 +21,7 @@ from ._sys.consts import AttachType, Cmd, MapFlags, MapType, ProgramType
 from ._sys.syscall import bpf_raw
 
 __all__ = [
-    "Feature", "has_program_type", "has_map_type", "has_helper", "has_bpf_link", "has_bounded_loops",
+    "Feature", "has_program_type", "program_type_status", "attach_type_status", "has_map_type", "has_helper", "has_bpf_link", "has_bounded_loops",
     "has_isa_v2", "has_isa_v3", "has_isa_v4", "has_large_insn_limit", "probe_all", "helpers_for",
     "PROG_TYPE_MIN_KERNEL", "MAP_TYPE_MIN_KERNEL", "unsupported_reason",
 ]
@@ -40,7 +40,7 @@ PROG_TYPE_MIN_KERNEL: dict[ProgramType, str] = {
     ProgramType.SYSCALL: "5.14", ProgramType.NETFILTER: "6.4",
 }
 
-from .maps import MAP_TYPE_MIN_KERNEL  # noqa: E402  (shared table)
+from .map import MAP_TYPE_MIN_KERNEL  # noqa: E402  (shared table)
 
 _MOV_R0_0 = struct.pack("<BBhi", 0xB7, 0, 0, 0)
 _EXIT = struct.pack("<BBhi", 0x95, 0, 0, 0)
@@ -88,20 +88,45 @@ _DEFAULT_ATTACH: dict[ProgramType, AttachType] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
 def has_program_type(t: ProgramType) -> bool:
-    """Whether the kernel knows program type ``t`` (minimum kernel in PROG_TYPE_MIN_KERNEL)."""
+    """Whether programs of type ``t`` can be loaded here (minimum kernel in PROG_TYPE_MIN_KERNEL)."""
+    return program_type_status(t)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def program_type_status(t: ProgramType) -> tuple[bool, str]:
+    """(usable, reason) for program type ``t``; the reason names why it is not usable."""
     code = _MOV_R0_0 + _EXIT
     if t == ProgramType.NETFILTER:
         code = _insn(0xB7, 0, 0, 0, 1) + _EXIT  # NF_ACCEPT
     ret, log = _load(int(t), code, int(_DEFAULT_ATTACH.get(t, 0)), log=True)
     if ret == 0:
-        return True
-    if t in (ProgramType.TRACING, ProgramType.EXT, ProgramType.LSM, ProgramType.STRUCT_OPS):
-        # These need an attach target; a known type complains about it in the log,
-        # or is refused outright (EPERM, e.g. under lockdown) after type lookup.
-        return bool(log.strip()) or ret in (-errno.EPERM, -errno.EACCES)
-    return bool(log.strip())
+        return True, ""
+    if ret in (-errno.EPERM, -errno.EACCES):
+        # Known to the kernel but refused even for root (e.g. tracing programs under lockdown).
+        return False, f"refused by the kernel (EPERM) — needs Linux {PROG_TYPE_MIN_KERNEL.get(t, '?')}+ with " \
+                      "the facility enabled and no lockdown restriction"
+    if log.strip():
+        # The verifier saw the program: the type exists (tracing/ext/lsm/struct_ops complain
+        # about the missing attach target, which is fine for a probe).
+        return True, ""
+    return False, f"unknown to this kernel (needs Linux {PROG_TYPE_MIN_KERNEL.get(t, '?')}+ and its CONFIG option)"
+
+
+@functools.lru_cache(maxsize=None)
+def attach_type_status(prog_type: ProgramType, attach_type: AttachType) -> tuple[bool, str]:
+    """(usable, reason): can ``prog_type`` programs with ``expected_attach_type`` load here?
+
+    Distinguishes e.g. tp_btf/iter (TRACING, usable on this kernel) from fentry/fexit,
+    which the kernel refuses with EPERM when the trampoline facility is unavailable.
+    """
+    ret, log = _load(int(prog_type), _MOV_R0_0 + _EXIT, int(attach_type), log=True)
+    if ret == 0 or (log.strip() and ret != -errno.EPERM):
+        return True, ""
+    if ret in (-errno.EPERM, -errno.EACCES):
+        return False, (f"{attach_type.name.lower()} programs are refused by this kernel (EPERM at load; "
+                       "BPF trampolines unavailable or lockdown)")
+    return False, f"attach type {attach_type.name.lower()} unknown to this kernel"
 
 
 def _map_attr(t: MapType) -> MapCreateAttr:
@@ -130,7 +155,7 @@ def _map_attr(t: MapType) -> MapCreateAttr:
 @functools.lru_cache(maxsize=None)
 def has_map_type(t: MapType) -> bool:
     """Whether the kernel can create map type ``t`` (minimum kernel in MAP_TYPE_MIN_KERNEL)."""
-    from .maps import _btf_fd, _storage_btf
+    from .map import _btf_fd, _storage_btf
 
     a = _map_attr(t)
     inner = btf = None
@@ -234,6 +259,22 @@ def has_large_insn_limit() -> bool:
     return _load(int(ProgramType.SOCKET_FILTER), code)[0] == 0
 
 
+_ATTACH_PROBES = [
+    (ProgramType.TRACING, AttachType.TRACE_RAW_TP, "5.5"),
+    (ProgramType.TRACING, AttachType.TRACE_FENTRY, "5.5"),
+    (ProgramType.TRACING, AttachType.TRACE_FEXIT, "5.5"),
+    (ProgramType.TRACING, AttachType.MODIFY_RETURN, "5.7"),
+    (ProgramType.TRACING, AttachType.TRACE_ITER, "5.8"),
+    (ProgramType.LSM, AttachType.LSM_MAC, "5.7"),
+    (ProgramType.LSM, AttachType.LSM_CGROUP, "6.0"),
+    (ProgramType.KPROBE, AttachType.TRACE_KPROBE_MULTI, "5.18"),
+    (ProgramType.KPROBE, AttachType.TRACE_UPROBE_MULTI, "6.6"),
+    (ProgramType.SCHED_CLS, AttachType.TCX_INGRESS, "6.6"),
+    (ProgramType.XDP, AttachType.XDP, "5.9"),
+    (ProgramType.NETFILTER, AttachType.NETFILTER, "6.4"),
+]
+
+
 def unsupported_reason(t: ProgramType | MapType) -> str:
     """A one-line reason naming the missing feature and the kernel that brings it."""
     if isinstance(t, ProgramType):
@@ -246,11 +287,15 @@ def probe_all(helpers: bool = False) -> Iterator[Feature]:
     for pt in ProgramType:
         if pt == ProgramType.UNSPEC:
             continue
-        yield Feature(f"program_type {pt.name.lower()}", has_program_type(pt), PROG_TYPE_MIN_KERNEL.get(pt, ""))
+        ok, why = program_type_status(pt)
+        yield Feature(f"program_type {pt.name.lower()}", ok, PROG_TYPE_MIN_KERNEL.get(pt, ""), why)
     for mt in MapType:
         if mt == MapType.UNSPEC:
             continue
         yield Feature(f"map_type {mt.name.lower()}", has_map_type(mt), MAP_TYPE_MIN_KERNEL.get(mt, ""))
+    for pt, at, ver in _ATTACH_PROBES:
+        ok, why = attach_type_status(pt, at)
+        yield Feature(f"attach_type {at.name.lower()}", ok, ver, why)
     yield Feature("bpf_link", has_bpf_link(), "5.7")
     yield Feature("large_insn_limit", has_large_insn_limit(), "5.2")
     yield Feature("bounded_loops", has_bounded_loops(), "5.3")

@@ -282,6 +282,7 @@ class _PerfEvent(_Struct):
 
 
 class _LinkCreateUnion(ctypes.Union):
+    _anonymous_ = ("iter",)  # anonymous struct { iter_info, iter_info_len } in the UAPI
     _fields_ = [
         ("target_btf_id", u32),
         ("iter", _Iter),

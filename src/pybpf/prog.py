@@ -182,7 +182,7 @@ class Program:
         keep: list[Any] = [insn_buf, lic]
         btf_obj: Any = None
         if spec.btf is not None and not btf_fd:
-            from .maps import _btf_fd
+            from .map import _btf_fd
 
             btf_obj = _btf_fd(spec.btf)
             btf_fd = int(btf_obj)

@@ -224,6 +224,9 @@ class Map:
             btf_fd = 0
             if spec.btf is None and spec.type in _STORAGE_TYPES:
                 spec.btf, spec.btf_key_type_id, spec.btf_value_type_id = _storage_btf(spec.value_size)
+            if spec.btf is None and spec.type == MapType.STRUCT_OPS:
+                # The kernel insists on a valid program BTF fd next to the vmlinux value type.
+                spec.btf = _storage_btf(4)[0]
             if spec.btf is not None:
                 btf_fd_obj = _btf_fd(spec.btf)
                 btf_fd = int(btf_fd_obj)

@@ -1,0 +1,118 @@
+"""The ``pybpf`` command: bpftool's grammar over the pybpf library.
+
+Every verb is a thin layer over public API. Errors print one line on stderr and
+exit non-zero (``-d/--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Callable, Sequence
+
+from .. import __version__
+from ..errors import Error
+from ._common import Context, CLIError, usage_error
+
+OBJECTS: dict[str, str] = {
+    "feature": "pybpf.cli.feature",
+    "demo": "pybpf.cli.demo",
+}
+
+USAGE = """Usage: pybpf [OPTIONS] OBJECT { COMMAND | help }
+       pybpf version
+       OBJECT := { feature | demo }
+       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} | {-f|--bpffs} | {-n|--nomount} | {-V|--version} }
+"""
+
+
+def _parse_globals(argv: list[str]) -> tuple[Context, list[str]]:
+    ctx = Context()
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-j", "--json"):
+            ctx.json = True
+        elif a in ("-p", "--pretty"):
+            ctx.json = ctx.pretty = True
+        elif a in ("-d", "--debug"):
+            ctx.debug = True
+        elif a in ("-f", "--bpffs"):
+            ctx.bpffs = True
+        elif a in ("-n", "--nomount"):
+            ctx.nomount = True
+        elif a in ("-V", "--version"):
+            rest = ["version"]
+            break
+        elif a == "--":
+            rest.extend(argv[i + 1:])
+            break
+        elif a.startswith("-") and len(a) > 1 and not rest:
+            raise usage_error(f"unknown option '{a}'")
+        else:
+            rest.append(a)
+        i += 1
+    return ctx, rest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pybpf`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        ctx, rest = _parse_globals(args)
+    except CLIError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return e.exit_code
+    try:
+        return _dispatch(ctx, rest)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except CLIError as e:
+        if ctx.debug:
+            raise
+        _print_error(ctx, str(e))
+        return e.exit_code
+    except Error as e:
+        if ctx.debug:
+            raise
+        _print_error(ctx, str(e))
+        return 1
+    except OSError as e:
+        if ctx.debug:
+            raise
+        _print_error(ctx, f"{e.strerror or e}" + (f": {e.filename}" if getattr(e, "filename", None) else ""))
+        return 1
+
+
+def _print_error(ctx: Context, msg: str) -> None:
+    if ctx.json:
+        print(json.dumps({"error": msg}))
+    else:
+        print(f"Error: {msg}", file=sys.stderr)
+
+
+def _dispatch(ctx: Context, rest: list[str]) -> int:
+    if not rest or rest[0] in ("help", "-h", "--help"):
+        print(USAGE, end="")
+        return 0 if rest else 255
+    obj = rest[0]
+    if obj in ("version", "V"):
+        if ctx.json:
+            print(json.dumps({"version": __version__, "features": {"libbpf_strict": False}}))
+        else:
+            print(f"pybpf v{__version__}\nusing pybpf (pure Python, kernel {os.uname().release})")
+        return 0
+    matches = [k for k in OBJECTS if k.startswith(obj)]
+    if obj in OBJECTS:
+        matches = [obj]
+    if len(matches) != 1:
+        raise usage_error(f"unknown object '{obj}'" if not matches else f"ambiguous object '{obj}'")
+    import importlib
+
+    mod = importlib.import_module(OBJECTS[matches[0]])
+    run: Callable[[Context, list[str]], int] = mod.run
+    return run(ctx, rest[1:])
