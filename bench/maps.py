@@ -51,9 +51,9 @@ def die(msg: str, code: int = 2) -> None:
 
 def build_ref() -> Path:
     """Compile maps_ref.c (cached by source hash) and return the binary path."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    cc = shutil.which(os.environ.get("CC") or "cc") or shutil.which("gcc")
     if not cc:
-        die(f"no C compiler found; {INSTALL_HINT}")
+        die(f"no C compiler found (needed for the libbpf reference); {INSTALL_HINT}")
     src = C_SRC.read_bytes()
     out = BUILD / f"maps_ref-{hashlib.sha256(src).hexdigest()[:12]}"
     if out.exists():

@@ -16,6 +16,9 @@ class Error(Exception):
     """Root of every exception pybpf raises."""
 
 
+ENOTSUPP = 524  # kernel-internal "not supported" errno that bpf(2) leaks to user space
+
+
 class BPFError(Error, OSError):
     """A bpf(2) (or related syscall) failure.
 
@@ -26,7 +29,10 @@ class BPFError(Error, OSError):
     def __init__(self, err: int, command: str, hint: str = "") -> None:
         self.command = command
         self.hint = hint
-        msg = f"{command}: {os.strerror(err)} ({_errno.errorcode.get(err, err)})"
+        if err == ENOTSUPP:
+            msg = f"{command}: Operation not supported (ENOTSUPP)"
+        else:
+            msg = f"{command}: {os.strerror(err)} ({_errno.errorcode.get(err, err)})"
         if hint:
             msg += f": {hint}"
         OSError.__init__(self, err, msg)

@@ -54,7 +54,7 @@ def _flatten_ctypes(cls, base=0, prefix=""):
     anon = set(getattr(cls, "_anonymous_", ()))
     for f in cls._fields_:
         name, ftype = f[0], f[1]
-        if name.startswith("_pad"):
+        if name.startswith("_"):
             continue
         cf = getattr(cls, name)
         off = base + cf.offset
@@ -68,10 +68,10 @@ def _flatten_ctypes(cls, base=0, prefix=""):
     return out
 
 
-def _check(ours: dict, theirs: dict, what: str):
+def _check(ours: dict, theirs: dict, what: str, aliases: dict | None = None):
     problems = []
     for name, (off, size) in ours.items():
-        key = ALIASES.get(name, name)
+        key = (aliases or {}).get(name) or ALIASES.get(name, name)
         if key not in theirs:
             problems.append(f"{what}.{name}: not in kernel BTF")
             continue
@@ -114,3 +114,17 @@ def test_link_create_anonymous_iter_is_flat():
     a.iter_info = 5
     a.iter_info_len = 8
     assert a.u.iter.iter_info == 5
+
+
+def test_perf_event_attr_layout():
+    from pybpf._sys import perf
+
+    btf = _btf()
+    t = btf.find("perf_event_attr")
+    # our `flags` u64 holds the bitfield word that starts with `disabled`; unions by first name
+    aliases = {"flags": "disabled"}
+    _check(_flatten_ctypes(perf.PerfEventAttr), _flatten_btf(btf, t), "perf_event_attr", aliases)
+    assert ctypes.sizeof(perf.PerfEventAttr) == btf.sizeof(t)
+    page = btf.find("perf_event_mmap_page")
+    _check(_flatten_ctypes(perf.PerfEventMmapPage), _flatten_btf(btf, page), "perf_event_mmap_page",
+           {"lock": "lock", "capabilities": "capabilities"})

@@ -110,3 +110,23 @@ def find_tracefs(mount_if_missing: bool = True) -> str:
         if fs_magic(DEFAULT_TRACEFS) != TRACEFS_MAGIC:
             mount("nodev", DEFAULT_TRACEFS, "tracefs")
     return DEFAULT_TRACEFS
+
+
+CGROUP2_MAGIC = 0x63677270
+
+
+def find_cgroup2(mount_if_missing: bool = True) -> str:
+    """A cgroup v2 mount point (/sys/fs/cgroup or unified), mounting one if none exists."""
+    for p in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if fs_magic(p) == CGROUP2_MAGIC:
+            return p
+    for mnt, typ in _mounts():
+        if typ == "cgroup2":
+            return mnt
+    if not mount_if_missing:
+        raise Error("no cgroup2 filesystem is mounted")
+    target = "/run/pybpf/cgroup2"
+    with _lock:
+        if fs_magic(target) != CGROUP2_MAGIC:
+            mount("cgroup2", target, "cgroup2")
+    return target

@@ -53,6 +53,8 @@ def _hint(cmd: int, err: int) -> str:
         if h:
             return h
         return "needs CAP_BPF (or CAP_SYS_ADMIN); run as root"
+    if err == 524:
+        return "the kernel does not support this operation for this object type"
     if err == errno.E2BIG:
         return "attribute or object too large for this kernel (newer field used on an older kernel?)"
     return ""

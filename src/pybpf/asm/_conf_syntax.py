@@ -16,7 +16,7 @@ import re
 from typing import Optional
 
 from ._parse import (
-    ParseError, check_range, helper_call, imm32, is_ident, is_num, mk, num, off16, pseudo_lddw,
+    ParseError, check_range, helper_call, is_ident, is_num, mk, num, off16, pseudo_lddw,
     raw_insn, split_args,
 )
 from .insn import Instruction
@@ -51,7 +51,18 @@ def _reg(tok: str) -> int:
 
 
 def _is_reg(tok: str) -> bool:
-    return bool(_RE_REG.match(tok.strip()))
+    t = tok.strip()
+    return t.startswith("%") or bool(_RE_REG.match(t))
+
+
+def _imm(tok: str, what: str = "immediate") -> int:
+    """A 32-bit immediate as bpf_conformance reads it: hex up to 0xffffffff, or a
+    decimal within the signed 32-bit range."""
+    t = tok.strip()
+    value = num(t, what)
+    if "x" in t.lower():
+        return check_range(value, -0x80000000, 0xFFFFFFFF, what)
+    return check_range(value, -0x80000000, 0x7FFFFFFF, what)
 
 
 def _memop(tok: str) -> tuple[int, int]:
@@ -69,7 +80,10 @@ def _memop(tok: str) -> tuple[int, int]:
 def _target(tok: str) -> tuple[int, Optional[str]]:
     t = tok.strip()
     if is_num(t):
-        return num(t, "jump offset"), None
+        value = num(t, "jump offset")
+        if "x" not in t.lower():  # decimal: signed; hex: up to 0xffff as in bpf_conformance
+            check_range(value, -0x80000000, 0x7FFFFFFF, "jump offset")
+        return value, None
     if is_ident(t):
         return 0, t
     raise ParseError(f"invalid jump target {t!r}")
@@ -99,11 +113,11 @@ def _call(rest: str) -> Instruction:
         if not 1 <= len(args) <= 2:
             raise ParseError("call runtime takes an id and an optional offset")
         off = off16(num(args[1]), "offset") if len(args) == 2 else 0
-        return mk(0x85, 0, 2, off, imm32(args[0]))
+        return mk(0x85, 0, 2, off, _imm(args[0]))
     if _is_reg(target):
         return mk(0x8D, _reg(target))
     if is_num(target):
-        return mk(0x85, 0, 0, 0, imm32(target))
+        return mk(0x85, 0, 0, 0, _imm(target))
     if mode == "" and is_ident(target):
         insn = helper_call(target)
         if insn is not None:
@@ -160,7 +174,7 @@ def parse_conformance(text: str, hint: Optional[int] = None) -> Instruction:
         signed = 1 if name in ("sdiv", "smod") else 0
         if _is_reg(ops[1]):
             return mk(cls | _ALU[name] | 0x08, dst, _reg(ops[1]), signed, 0)
-        return mk(cls | _ALU[name], dst, 0, signed, imm32(ops[1]))
+        return mk(cls | _ALU[name], dst, 0, signed, _imm(ops[1]))
     m = re.match(r"^neg(32|64)?$", mnemonic)
     if m:
         _nargs(ops, 1, mnemonic)
@@ -203,19 +217,22 @@ def parse_conformance(text: str, hint: Optional[int] = None) -> Instruction:
             _nargs(ops, 2, mnemonic)
             dst, off = _memop(ops[0])
             if kind == "st":
-                return mk(0x62 | size, dst, 0, off, imm32(ops[1]))
+                return mk(0x62 | size, dst, 0, off, _imm(ops[1]))
             if kind == "stxrel":
                 return mk(0xC3 | size, dst, _reg(ops[1]), off, 0x110)
             return mk(0x63 | size, dst, _reg(ops[1]), off)
         if kind == "ldabs":
             _nargs(ops, 1, mnemonic)
-            return mk(0x20 | size, 0, 0, 0, imm32(ops[0]))
+            return mk(0x20 | size, 0, 0, 0, _imm(ops[0]))
         _nargs(ops, 2, mnemonic)
-        return mk(0x40 | size, 0, _reg(ops[0]), 0, imm32(ops[1]))
+        return mk(0x40 | size, 0, _reg(ops[0]), 0, _imm(ops[1]))
     if mnemonic in ("ja", "may_goto"):
         _nargs(ops, 1, mnemonic)
         off, ref = _target(ops[0])
-        return mk(0x05 if mnemonic == "ja" else 0xE5, 0, 0, off16(off, "jump offset"), 0, reference=ref)
+        off = off16(off, "jump offset")
+        if "x" not in ops[0].lower():
+            check_range(off, -0x8000, 0x7FFF, "jump offset")
+        return mk(0x05 if mnemonic == "ja" else 0xE5, 0, 0, off, 0, reference=ref)
     if mnemonic in ("ja32", "gotol"):
         _nargs(ops, 1, mnemonic)
         off, ref = _target(ops[0])
@@ -235,7 +252,9 @@ def parse_conformance(text: str, hint: Optional[int] = None) -> Instruction:
         dst = _reg(ops[0])
         off, ref = _target(ops[2])
         off = off16(off, "jump offset")
+        if "x" not in ops[2].lower():
+            check_range(off, -0x8000, 0x7FFF, "jump offset")
         if _is_reg(ops[1]):
             return mk(code | 0x08, dst, _reg(ops[1]), off, 0, reference=ref)
-        return mk(code, dst, 0, off, imm32(ops[1]), reference=ref)
+        return mk(code, dst, 0, off, _imm(ops[1]), reference=ref)
     raise ParseError(f"invalid mnemonic {parts[0]!r}")

@@ -19,8 +19,8 @@ from .insn import Instruction
 __all__ = ["parse_llvm"]
 
 _REG = r"([rw])\s*(10|[0-9])"
-_MEM = rf"\(\s*r(10|[0-9])\s*(?:([+-])\s*(0[xX][0-9a-fA-F]+|\d+))?\s*\)"
-_ADDR = rf"r(10|[0-9])\s*(?:([+-])\s*(0[xX][0-9a-fA-F]+|\d+))?"
+_MEM = r"\(\s*r(10|[0-9])\s*(?:([+-])\s*(0[xX][0-9a-fA-F]+|\d+))?\s*\)"
+_ADDR = r"r(10|[0-9])\s*(?:([+-])\s*(0[xX][0-9a-fA-F]+|\d+))?"
 _SZ = r"\(\s*u(8|16|32|64)\s*\*\s*\)"
 
 _ALU_SYM = {
@@ -187,7 +187,7 @@ def _assign(kind: str, dst: int, op: str, rhs: str, hint: Optional[int]) -> Inst
             raise ParseError("packet loads (skb[...]) always load into r0")
         size = size_from_bits(int(m.group(1)))
         inner = m.group(2).strip()
-        mr = re.match(rf"^r(10|[0-9])\s*(?:([+-])\s*(0[xX][0-9a-fA-F]+|\d+))?$", inner)
+        mr = re.match(r"^r(10|[0-9])\s*(?:([+-])\s*(0[xX][0-9a-fA-F]+|\d+))?$", inner)
         if mr:
             imm = 0
             if mr.group(3) is not None:
@@ -301,7 +301,7 @@ def parse_llvm(text: str, hint: Optional[int] = None) -> Instruction:
         cls = 0x06 if kind == "w" else 0x05
         is_reg, val = _rhs_reg_or_imm(rhs, kind)
         off, ref = _target(tgt)
-        off = off16(off, "jump offset")
+        off = check_range(off, -0x8000, 0x7FFF, "jump offset")
         code = cls | _JMP_SYM[op]
         if is_reg:
             return mk(code | 0x08, int(dst), val, off, 0, reference=ref)
@@ -320,7 +320,8 @@ def parse_llvm(text: str, hint: Optional[int] = None) -> Instruction:
         if op in ("gotol", "ja32"):
             return mk(0x06, 0, 0, 0, check_range(off, -0x80000000, 0x7FFFFFFF, "jump offset"),
                       reference=ref)
-        return mk(0xE5 if op == "may_goto" else 0x05, 0, 0, off16(off, "jump offset"), 0, reference=ref)
+        off = check_range(off, -0x8000, 0x7FFF, "jump offset")
+        return mk(0xE5 if op == "may_goto" else 0x05, 0, 0, off, 0, reference=ref)
     m = _RE_LOCK.match(t)
     if m:
         bits = int(m.group(1))

@@ -84,7 +84,7 @@ def split_args(text: str) -> list[str]:
     """Split a comma-separated argument list, respecting (), [] nesting."""
     out: list[str] = []
     depth = 0
-    cur = []
+    cur: list[str] = []
     for ch in text:
         if ch in "([":
             depth += 1

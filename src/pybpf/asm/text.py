@@ -85,6 +85,13 @@ def _reconcile(parsed: Optional[Instruction], hexbytes: str) -> Instruction:
     raise ParseError(f"text does not match the hex column ({hexbytes.strip()})")
 
 
+def _define(name: str, seen: set[str], pending: list[str], lineno: int, line: str) -> None:
+    if name in seen:
+        raise _error(lineno, line, f"duplicate label {name!r}")
+    seen.add(name)
+    pending.append(name)
+
+
 def assemble(text: str, syntax: str = "llvm", *, resolve: bool = True) -> list[Instruction]:
     """Assemble text into instructions.
 
@@ -112,6 +119,7 @@ def assemble(text: str, syntax: str = "llvm", *, resolve: bool = True) -> list[I
     pending: list[str] = []
     aliases: dict[str, str] = {}
     first_exit: Optional[int] = None
+    seen_labels: set[str] = set()
     for lineno, raw_line in enumerate(text.splitlines(), 1):
         line = raw_line.strip()
         if not line:
@@ -130,7 +138,7 @@ def assemble(text: str, syntax: str = "llvm", *, resolve: bool = True) -> list[I
                 continue
             m = _RE_SYMHDR.match(line)
             if m:
-                pending.append(m.group(1))
+                _define(m.group(1), seen_labels, pending, lineno, raw_line)
                 continue
             if line.endswith("):") and "(" in line:
                 continue  # bpftool: BTF function signature line
@@ -143,7 +151,7 @@ def assemble(text: str, syntax: str = "llvm", *, resolve: bool = True) -> list[I
         else:
             m = _RE_LABEL.match(line)
             while m:
-                pending.append(m.group(1))
+                _define(m.group(1), seen_labels, pending, lineno, raw_line)
                 line = m.group(2).strip()
                 m = _RE_LABEL.match(line)
             if not line:
