@@ -185,10 +185,16 @@ class Map:
         self.ncpus = num_possible_cpus() if self.percpu else 1
         self._stride = _round8(value_size) if self.percpu else value_size
         self._ops = MapOps(fd.fd, key_size, self._stride * self.ncpus)
+        self._get, self._put = self._ops.get, self._ops.put
+        self._kmax = 1 << (8 * key_size)
+        self._vmax = 1 << (8 * value_size)
         self._id: int | None = None
         self._mmap: _mmap.mmap | None = None
-        self.key_type: Any = spec.key_type if spec is not None else None
-        self.value_type: Any = spec.value_type if spec is not None else None
+        self._key_type: Any = None
+        self._value_type: Any = None
+        self._plain = not self.percpu
+        self.key_type = spec.key_type if spec is not None else None
+        self.value_type = spec.value_type if spec is not None else None
         self._inner: Map | None = None
 
     # ----------------------------------------------------------------- creation
@@ -343,11 +349,20 @@ class Map:
 
     # ------------------------------------------------------------------ codecs
     def _key(self, key: Any) -> bytes:
+        if type(key) is bytes and len(key) == self.key_size:
+            return key
+        if type(key) is int and 0 <= key < self._kmax and self._key_type is None:
+            return key.to_bytes(self.key_size, "little")
         if self.key_type is not None and not isinstance(key, (bytes, bytearray, memoryview)):
             return self.key_type.encode(key)
         return _to_bytes(key, self.key_size, "key")
 
     def _value(self, value: Any) -> bytes:
+        if self._plain:
+            if type(value) is bytes and len(value) == self.value_size:
+                return value
+            if type(value) is int and 0 <= value < self._vmax:
+                return value.to_bytes(self.value_size, "little")
         if self.percpu:
             if isinstance(value, (list, tuple)):
                 if len(value) != self.ncpus:
@@ -378,28 +393,70 @@ class Map:
             return vals
         return self.value_type.decode(raw) if self.value_type is not None else raw
 
+    @property
+    def key_type(self) -> Any:
+        """Codec for keys (``encode``/``decode``), set from BTF by the object loader; None: raw bytes."""
+        return self._key_type
+
+    @key_type.setter
+    def key_type(self, codec: Any) -> None:
+        self._key_type = codec
+        self._plain = codec is None and self._value_type is None and not self.percpu
+
+    @property
+    def value_type(self) -> Any:
+        """Codec for values; None: raw bytes (a list of bytes per CPU for per-CPU maps)."""
+        return self._value_type
+
+    @value_type.setter
+    def value_type(self, codec: Any) -> None:
+        self._value_type = codec
+        self._plain = self._key_type is None and codec is None and not self.percpu
+
     # -------------------------------------------------------------- dict API
+    # The hot methods inline the "already exact bytes" test to skip a call per op.
     def lookup(self, key: Any, flags: int = 0) -> Any:
         """The value for ``key`` or None (BPF_MAP_LOOKUP_ELEM; flags may be BPF_F_LOCK)."""
-        raw = self._ops.lookup(self._key(key), flags)
-        return None if raw is None else self._decode_value(raw)
+        if type(key) is not bytes or len(key) != self.key_size:
+            key = self._key(key)
+        raw = self._get(key) if not flags else self._ops.lookup(key, flags)
+        if raw is None or self._plain:
+            return raw
+        return self._decode_value(raw)
 
     def get(self, key: Any, default: Any = None) -> Any:
-        raw = self._ops.lookup(self._key(key))
-        return default if raw is None else self._decode_value(raw)
+        if type(key) is not bytes or len(key) != self.key_size:
+            key = self._key(key)
+        raw = self._get(key)
+        if raw is None:
+            return default
+        return raw if self._plain else self._decode_value(raw)
 
     def __getitem__(self, key: Any) -> Any:
-        raw = self._ops.lookup(self._key(key))
+        if type(key) is not bytes or len(key) != self.key_size:
+            key = self._key(key)
+        raw = self._get(key)
         if raw is None:
             raise KeyError(key)
-        return self._decode_value(raw)
+        return raw if self._plain else self._decode_value(raw)
 
     def update(self, key: Any, value: Any, flags: int = UpdateFlags.ANY) -> None:
         """BPF_MAP_UPDATE_ELEM with BPF_ANY (default), BPF_NOEXIST, BPF_EXIST or BPF_F_LOCK."""
-        self._ops.update(self._key(key), self._value(value), int(flags))
+        if type(key) is not bytes or len(key) != self.key_size:
+            key = self._key(key)
+        if not self._plain or type(value) is not bytes or len(value) != self.value_size:
+            value = self._value(value)
+        if flags:
+            self._ops.update(key, value, int(flags))
+        else:
+            self._put(key, value)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._ops.update(self._key(key), self._value(value), 0)
+        if type(key) is not bytes or len(key) != self.key_size:
+            key = self._key(key)
+        if not self._plain or type(value) is not bytes or len(value) != self.value_size:
+            value = self._value(value)
+        self._put(key, value)
 
     def delete(self, key: Any) -> bool:
         """Delete ``key``; False if it was not there."""
@@ -426,18 +483,9 @@ class Map:
     def _raw_keys(self) -> Iterator[bytes]:
         if self.type in _KEYLESS:
             raise Error(f"{MapType(self.type).name} maps have no keys to iterate")
-        nk = self._ops.next_key
-        cur: bytes | None = None
         # Bound the walk: a hash map whose keys are deleted concurrently restarts from the
         # first key (as libbpf/cilium observe), which could otherwise loop forever.
-        limit = max(self.max_entries, 1) * 4 + 16
-        while limit:
-            limit -= 1
-            nxt = nk(cur)
-            if nxt is None:
-                return
-            yield nxt
-            cur = nxt
+        return self._ops.iter_keys(max(self.max_entries, 1) * 4 + 16)
 
     def keys(self) -> Iterator[Any]:
         """Iterate keys (BPF_MAP_GET_NEXT_KEY walk)."""
@@ -449,7 +497,13 @@ class Map:
 
     def items(self) -> Iterator[tuple[Any, Any]]:
         """Iterate (key, value); keys deleted between the walk and the lookup are skipped."""
-        lookup = self._ops.lookup
+        lookup = self._get
+        if self._plain:
+            for k in self._raw_keys():
+                v = lookup(k)
+                if v is not None:
+                    yield k, v
+            return
         dk, dv = self._decode_key, self._decode_value
         for k in self._raw_keys():
             v = lookup(k)
@@ -580,9 +634,15 @@ class Map:
         """All (key, value) pairs read with batch ops (decoded like :meth:`items`)."""
         ks, vs = self.key_size, self._stride * self.ncpus
         out: list[tuple[Any, Any]] = []
+        plain = self._plain
         dk, dv = self._decode_key, self._decode_value
         for kraw, vraw, n in self.lookup_batch(chunk, delete=delete):
-            out.extend((dk(kraw[i * ks:(i + 1) * ks]), dv(vraw[i * vs:(i + 1) * vs])) for i in range(n))
+            keys = [kraw[i:i + ks] for i in range(0, n * ks, ks)]
+            vals = [vraw[i:i + vs] for i in range(0, n * vs, vs)]
+            if plain:
+                out.extend(zip(keys, vals))
+            else:
+                out.extend(zip(map(dk, keys), map(dv, vals)))
         return out
 
     def dump_raw(self, chunk: int = 0) -> tuple[bytes, bytes, int]:

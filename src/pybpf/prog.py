@@ -310,6 +310,12 @@ class Program:
         cmds.obj_info(self.fd, i2)
         return buf.raw[: int(i2.xlated_prog_len)]
 
+    def dump_xlated(self, *, opcodes: bool = False) -> str:
+        """The translated program as ``bpftool prog dump xlated`` prints it (calls resolved via kallsyms)."""
+        from . import asm
+
+        return asm.disassemble(self.xlated(), style="xlated", opcodes=opcodes, call_resolver=_kallsyms())
+
     def jited(self) -> bytes:
         """The JIT-compiled native code (empty if the JIT is off)."""
         info = cmds.prog_info(self.fd)
@@ -388,6 +394,19 @@ class Program:
                 data_out=dout.raw[:dlen] if dout is not None else b"",
                 ctx_out=cout.raw[:clen] if cout is not None else b"",
             )
+
+
+_KALLSYMS: Any = None
+
+
+def _kallsyms() -> Any:
+    """A process-wide kallsyms resolver for xlated call targets (read once, lazily)."""
+    global _KALLSYMS
+    if _KALLSYMS is None:
+        from .asm import KallsymsResolver
+
+        _KALLSYMS = KallsymsResolver()
+    return _KALLSYMS
 
 
 def _load_with_log(attr: ProgLoadAttr, log_level: int, log_size: int, name: str,

@@ -187,7 +187,7 @@ def _assign(kind: str, dst: int, op: str, rhs: str, hint: Optional[int]) -> Inst
             raise ParseError("packet loads (skb[...]) always load into r0")
         size = size_from_bits(int(m.group(1)))
         inner = m.group(2).strip()
-        mr = re.match(r"^r(10|[0-9])\s*(?:([+-])\s*(0[xX][0-9a-fA-F]+|\d+))?$", inner)
+        mr = re.match(r"^r(10|[0-9])\s*(?:([+-])\s*([+-]?\s*(?:0[xX][0-9a-fA-F]+|\d+)))?$", inner)
         if mr:
             imm = 0
             if mr.group(3) is not None:

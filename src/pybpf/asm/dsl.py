@@ -91,6 +91,24 @@ def _imm(value: Any, wide_signed: bool) -> int:
     return v
 
 
+def _off(off: Any, what: str = "offset") -> int:
+    if isinstance(off, bool) or not isinstance(off, int) or not -0x8000 <= off <= 0x7FFF:
+        raise AssemblerError(f"{what} {off!r} does not fit in a signed 16-bit value")
+    return int(off)
+
+
+def _target16(target: Target) -> tuple[int, str | None]:
+    off, ref = _target(target)
+    return _off(off, "jump offset"), ref
+
+
+def _target32(target: Target) -> tuple[int, str | None]:
+    off, ref = _target(target)
+    if not -0x80000000 <= off <= 0x7FFFFFFF:
+        raise AssemblerError(f"offset {off} does not fit in a signed 32-bit value")
+    return off, ref
+
+
 def _target(target: Target) -> tuple[int, str | None]:
     if isinstance(target, Label):
         return 0, target.name
@@ -232,7 +250,7 @@ def addr_space_cast(dst: RegLike, src: RegLike, dst_as: int, src_as: int) -> Ins
 
 def ldx(size: int | str, dst: RegLike, src: RegLike, off: int = 0) -> Instruction:
     """Load ``dst = *(u<size> *)(src + off)``."""
-    return Instruction(0x61 | size_code(size), _reg(dst), _reg(src), off, 0)
+    return Instruction(0x61 | size_code(size), _reg(dst), _reg(src), _off(off), 0)
 
 
 def ldxsx(size: int | str, dst: RegLike, src: RegLike, off: int = 0) -> Instruction:
@@ -240,7 +258,7 @@ def ldxsx(size: int | str, dst: RegLike, src: RegLike, off: int = 0) -> Instruct
     code = size_code(size)
     if code == 0x18:
         raise AssemblerError("sign-extending loads are 1, 2 or 4 bytes wide")
-    return Instruction(0x81 | code, _reg(dst), _reg(src), off, 0)
+    return Instruction(0x81 | code, _reg(dst), _reg(src), _off(off), 0)
 
 
 ldsx = ldxsx
@@ -248,19 +266,19 @@ ldsx = ldxsx
 
 def stx(size: int | str, dst: RegLike, off: int, src: RegLike) -> Instruction:
     """Store ``*(u<size> *)(dst + off) = src``."""
-    return Instruction(0x63 | size_code(size), _reg(dst), _reg(src), off, 0)
+    return Instruction(0x63 | size_code(size), _reg(dst), _reg(src), _off(off), 0)
 
 
 def st(size: int | str, dst: RegLike, off: int, imm: int) -> Instruction:
     """Store an immediate ``*(u<size> *)(dst + off) = imm``."""
-    return Instruction(0x62 | size_code(size), _reg(dst), 0, off, _imm(imm, False))
+    return Instruction(0x62 | size_code(size), _reg(dst), 0, _off(off), _imm(imm, False))
 
 
 def _atomic(size: int | str, dst: RegLike, off: int, src: RegLike, op: int) -> Instruction:
     code = size_code(size)
     if code not in (0x00, 0x18):
         raise AssemblerError("atomic read-modify-write operations are 4 or 8 bytes wide")
-    return Instruction(0xC3 | code, _reg(dst), _reg(src), off, op)
+    return Instruction(0xC3 | code, _reg(dst), _reg(src), _off(off), op)
 
 
 def atomic_add(size: int | str, dst: RegLike, off: int, src: RegLike, fetch: bool = False) -> Instruction:
@@ -315,12 +333,12 @@ def cmpxchg(size: int | str, dst: RegLike, off: int, src: RegLike) -> Instructio
 
 def load_acquire(size: int | str, dst: RegLike, src: RegLike, off: int = 0) -> Instruction:
     """``dst = load_acquire((size *)(src + off))`` (Linux 6.15+)."""
-    return Instruction(0xC3 | size_code(size), _reg(dst), _reg(src), off, 0x100)
+    return Instruction(0xC3 | size_code(size), _reg(dst), _reg(src), _off(off), 0x100)
 
 
 def store_release(size: int | str, dst: RegLike, off: int, src: RegLike) -> Instruction:
     """``store_release((size *)(dst + off), src)`` (Linux 6.15+)."""
-    return Instruction(0xC3 | size_code(size), _reg(dst), _reg(src), off, 0x110)
+    return Instruction(0xC3 | size_code(size), _reg(dst), _reg(src), _off(off), 0x110)
 
 
 # -- 64-bit immediate loads -----------------------------------------------------------
@@ -375,7 +393,7 @@ def ld_btf_id(dst: RegLike, btf_id: int, btf_obj_fd: int = 0) -> Instruction:
 
 def ld_func(dst: RegLike, target: Target) -> Instruction:
     """Load the address of a subprogram (``BPF_PSEUDO_FUNC``, e.g. for ``bpf_loop`` callbacks)."""
-    off, ref = _target(target)
+    off, ref = _target32(target)
     return Instruction(0x18, _reg(dst), 4, 0, off & 0xFFFFFFFF, reference=ref)
 
 
@@ -393,13 +411,13 @@ def ld_ind(size: int | str, src: RegLike, imm: int = 0) -> Instruction:
 
 def ja(target: Target) -> Instruction:
     """Unconditional jump ``goto target`` (16-bit offset)."""
-    off, ref = _target(target)
+    off, ref = _target16(target)
     return Instruction(0x05, 0, 0, off, 0, reference=ref)
 
 
 def ja32(target: Target) -> Instruction:
     """Long unconditional jump ``gotol target`` (32-bit offset in imm, ISA v4)."""
-    off, ref = _target(target)
+    off, ref = _target32(target)
     return Instruction(0x06, 0, 0, 0, off, reference=ref)
 
 
@@ -408,7 +426,7 @@ gotol = ja32
 
 def may_goto(target: Target) -> Instruction:
     """``may_goto target`` (bounded-loop escape, Linux 6.9+)."""
-    off, ref = _target(target)
+    off, ref = _target16(target)
     return Instruction(0xE5, 0, 0, off, 0, reference=ref)
 
 
@@ -418,7 +436,7 @@ def gotox(reg: RegLike) -> Instruction:
 
 
 def _jmp(cls: int, op: int, dst: RegLike, src: RegOrImm, target: Target) -> Instruction:
-    off, ref = _target(target)
+    off, ref = _target16(target)
     d = _reg(dst, "register")
     if _is_reg(src):
         return Instruction(cls | op | 0x08, d, _reg(src), off, 0, reference=ref)
@@ -478,14 +496,14 @@ def call(helper: int | HelperID | str) -> Instruction:
 
 def call_local(target: Target) -> Instruction:
     """bpf-to-bpf call of a subprogram (``src = BPF_PSEUDO_CALL``, relative offset in imm)."""
-    off, ref = _target(target)
+    off, ref = _target32(target)
     return Instruction(0x85, 0, 1, 0, off, reference=ref)
 
 
 def call_kfunc(btf_id: int, off: int = 0) -> Instruction:
     """Call a kernel function by BTF id (``src = BPF_PSEUDO_KFUNC_CALL``); ``off`` is the
     index of the module BTF fd in ``fd_array`` (0: vmlinux)."""
-    return Instruction(0x85, 0, 2, off, _imm(btf_id, False))
+    return Instruction(0x85, 0, 2, _off(off), _imm(btf_id, False))
 
 
 def callx(reg: RegLike) -> Instruction:

@@ -1,0 +1,7 @@
+"""``python -m pybpf`` runs the ``pybpf`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
