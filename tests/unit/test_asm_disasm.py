@@ -164,7 +164,7 @@ def test_unresolved_references_print_as_names() -> None:
     (ld_abs(H, 12), "ldabsh 0xc"),
     (ld_ind(B, R1, 2), "ldindb %r1, 2"),
     (load_acquire(W, R0, R1, 0), "ldxacqw %r0, [%r1]"),
-    (store_release(DW, R1, 8, R2), "stxrel dw [%r1+8], %r2".replace(" dw", "dw")),
+    (store_release(DW, R1, 8, R2), "stxreldw [%r1+8], %r2"),
     (ld_map_fd(R1, 3), "lddw %r1, map_fd(3)"),
 ])
 def test_conformance_style(insn: Instruction, text: str) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "resolve",
     "flatten",
     "slot_count",
+    "label_positions",
 ]
 
 _SLOT = struct.Struct("<BBhi")
@@ -81,6 +82,7 @@ class Instruction:
     """
 
     __slots__ = ("opcode", "dst", "src", "off", "imm", "label", "reference", "symbol")
+    __match_args__ = ("opcode", "dst", "src", "off", "imm")
 
     opcode: int
     dst: int

@@ -49,8 +49,8 @@ def dns_counter(counts: Map) -> list[asm.Instruction]:
 
 
 def run(ctx: Context, args: list[str]) -> int:  # noqa: ARG001
-    print(f"pybpf demo on Linux {os.uname().release}")
-    with Map.create(MapType.ARRAY, 4, 8, 2, name="verdicts") as counts:
+    with Map.create(MapType.ARRAY, 4, 8, 2, name="verdicts") as counts:  # fails first without privileges
+        print(f"pybpf demo on Linux {os.uname().release}")
         insns = dns_counter(counts)
         print(f"\n1. assembled a {len(insns)}-instruction socket filter with the DSL:")
         print("   " + asm.disassemble(insns, style="llvm").rstrip().replace("\n", "\n   "))
