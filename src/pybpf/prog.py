@@ -314,7 +314,25 @@ class Program:
         """The translated program as ``bpftool prog dump xlated`` prints it (calls resolved via kallsyms)."""
         from . import asm
 
-        return asm.disassemble(self.xlated(), style="xlated", opcodes=opcodes, call_resolver=_kallsyms())
+        ksyms = self.jited_ksyms()
+        if len(ksyms) > 1:
+            # bpf-to-bpf calls print as pc+N#bpf_prog_<tag>_<name>, as bpftool does; the
+            # subprograms' symbols are newer than any cached kallsyms snapshot: read afresh.
+            resolver = asm.KallsymsResolver(jited_ksyms=ksyms)
+        else:
+            resolver = _kallsyms()
+        return asm.disassemble(self.xlated(), style="xlated", opcodes=opcodes, call_resolver=resolver)
+
+    def jited_ksyms(self) -> list[int]:
+        """Kernel addresses of the JITed main program and its subprograms (empty without JIT)."""
+        from ._sys.info import ProgInfo
+
+        n = int(cmds.prog_info(self.fd).nr_jited_ksyms)
+        if not n:
+            return []
+        arr = (ctypes.c_uint64 * n)()
+        cmds.obj_info(self.fd, ProgInfo(nr_jited_ksyms=n, jited_ksyms=ctypes.addressof(arr)))
+        return list(arr)
 
     def jited(self) -> bytes:
         """The JIT-compiled native code (empty if the JIT is off)."""

@@ -63,3 +63,22 @@ def test_feature_probe_agrees_with_bpftool():
                     assert ours[f"{kind} {name}"] == (status == "available"), line
                     checked += 1
     assert checked > 50
+
+
+def test_xlated_dump_with_subprogram_matches_bpftool():
+    from pybpf import asm
+    from pybpf.asm import R0, R1
+
+    insns = asm.Builder().mov(R1, 3).call_local("sub").exit_() \
+        .label("sub").mov(R0, R1).add(R0, 1).exit_().build()
+    ensure_bpffs()
+    path = f"/sys/fs/bpf/pybpf_oracle_sub_{os.getpid()}"
+    with Program.load(ProgramType.SOCKET_FILTER, insns, name="withsub") as p:
+        assert p.test_run(bytes(64)).retval == 4
+        p.pin(path)
+        try:
+            theirs = bpftool("prog", "dump", "xlated", "pinned", path)
+            assert p.dump_xlated().rstrip("\n") == theirs.rstrip("\n")
+            assert "#bpf_prog_" in theirs
+        finally:
+            os.unlink(path)
