@@ -9,23 +9,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from ._sys.consts import (
-    ANY,
-    EXIST,
-    F_LOCK,
-    NOEXIST,
-    AttachFlags,
-    AttachType,
-    LinkType,
-    MapFlags,
-    MapType,
-    ProgFlags,
-    ProgramType,
-    StatsType,
-    TestRunFlags,
-    UpdateFlags,
-)
-from ._sys.cpu import num_possible_cpus, possible_cpus
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     AssemblerError,
     BPFError,
@@ -39,10 +25,44 @@ from .errors import (
     PermissionError_,
     VerifierError,
 )
-from .introspect import BTFInfo, LinkInfo, MapInfo, ProgramInfo, btfs, enable_stats, links, maps, programs
-from .map import Map, lpm_key
-from .prog import Program, TestRunResult, VerifierStats
-from .spec import MapSpec, ProgramSpec
+
+# Everything else is imported on first use (PEP 562), so `import pybpf.btf` or the CLI
+# pay only for what they touch.
+_LAZY: dict[str, str] = {
+    **{n: "._sys.consts" for n in (
+        "ANY", "EXIST", "F_LOCK", "NOEXIST", "AttachFlags", "AttachType", "LinkType", "MapFlags", "MapType",
+        "ProgFlags", "ProgramType", "StatsType", "TestRunFlags", "UpdateFlags")},
+    "num_possible_cpus": "._sys.cpu", "possible_cpus": "._sys.cpu",
+    **{n: ".introspect" for n in (
+        "BTFInfo", "LinkInfo", "MapInfo", "ProgramInfo", "btfs", "enable_stats", "links", "maps", "programs")},
+    "Map": ".map", "lpm_key": ".map",
+    "Program": ".prog", "TestRunResult": ".prog", "VerifierStats": ".prog",
+    "MapSpec": ".spec", "ProgramSpec": ".spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'pybpf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from ._sys.consts import (ANY, EXIST, F_LOCK, NOEXIST, AttachFlags, AttachType, LinkType, MapFlags,
+                              MapType, ProgFlags, ProgramType, StatsType, TestRunFlags, UpdateFlags)
+    from ._sys.cpu import num_possible_cpus, possible_cpus
+    from .introspect import (BTFInfo, LinkInfo, MapInfo, ProgramInfo, btfs, enable_stats, links, maps,
+                             programs)
+    from .map import Map, lpm_key
+    from .prog import Program, TestRunResult, VerifierStats
+    from .spec import MapSpec, ProgramSpec
 
 __all__ = [
     "__version__",
