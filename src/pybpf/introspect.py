@@ -12,7 +12,7 @@ import dataclasses
 import datetime
 import errno
 import time
-from typing import Iterator
+from typing import Any, Iterator
 
 from ._sys import cmds
 from ._sys.consts import AttachType, LinkType, MapType, ProgramType, StatsType
@@ -224,7 +224,7 @@ class BTFInfo:
         return cls(id=int(i.id), name=name, size=int(i.btf_size), kernel_btf=bool(i.kernel_btf))
 
 
-def _walk(kind: str, info_cls: type) -> Iterator:
+def _walk(kind: str, info_cls: Any) -> Iterator[Any]:
     for obj_id in cmds.iter_ids(kind):
         try:
             fd = cmds.fd_by_id(kind, obj_id)

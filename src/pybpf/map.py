@@ -10,7 +10,7 @@ import ctypes
 import errno
 import mmap as _mmap
 import os
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ._sys import cmds
 from ._sys.attrs import MapCreateAttr
@@ -20,6 +20,9 @@ from ._sys.mapops import MapOps, batch_op
 from ._sys.syscall import FD, bpf_raw, raise_for
 from .errors import BPFError, Error, NotSupportedError
 from .spec import MapSpec
+
+if TYPE_CHECKING:
+    from .introspect import MapInfo
 
 __all__ = ["Map", "MapSpec", "MapType", "MapFlags", "UpdateFlags", "lpm_key"]
 

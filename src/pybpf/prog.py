@@ -54,7 +54,9 @@ class VerifierStats:
             return None
         t = re.search(r"verification time (\d+) usec", log)
         s = re.search(r"stack depth ([\d+]+)", log)
-        return cls(*(int(g) for g in m.groups()), verification_time_usec=int(t.group(1)) if t else None,
+        n = [int(g) for g in m.groups()]
+        return cls(processed_insns=n[0], insn_limit=n[1], max_states_per_insn=n[2], total_states=n[3],
+                   peak_states=n[4], mark_read=n[5], verification_time_usec=int(t.group(1)) if t else None,
                    stack_depth=tuple(int(x) for x in s.group(1).split("+") if x) if s else ())
 
 

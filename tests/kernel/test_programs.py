@@ -224,3 +224,22 @@ def test_introspection_lists_our_objects():
         assert any(i.id == m.id and i.name == "introsp_m" for i in pybpf.maps())
         assert any(b.kernel_btf and b.name == "vmlinux" for b in pybpf.btfs())
         list(pybpf.links())
+
+
+def test_verifier_log_grows_on_enospc():
+    insns = [asm.mov(R0, 0)] * 200 + [asm.exit_()]
+    with Program.load(ProgramType.SOCKET_FILTER, insns, log_level=2, log_size=128) as p:
+        assert len(p.verifier_log) > 128 and "processed 201 insns" in p.verifier_log
+
+
+def test_prog_array_takes_program_objects():
+    with Map.create(MapType.PROG_ARRAY, 4, 4, 2) as pa, \
+            Program.load(ProgramType.SOCKET_FILTER, [asm.mov(R0, 7), asm.exit_()], name="tail") as tail:
+        pa[0] = tail
+        assert int.from_bytes(pa[0], "little") == tail.id
+        # a tail call through the array runs `tail`
+        caller = [asm.mov(R6, R1), asm.ld_map_fd(R2, pa.fd), asm.mov(R3, 0), asm.mov(R1, R6),
+                  asm.call(asm.HelperID.tail_call), asm.mov(R0, 1), asm.exit_()]
+        with Program.load(ProgramType.SOCKET_FILTER, caller) as p:
+            assert p.test_run(bytes(64)).retval == 7
+        del pa[0]

@@ -83,7 +83,7 @@ def next_id(kind: str, start: int) -> int | None:
 
 def iter_ids(kind: str) -> list[int]:
     """All ids of ``kind`` (prog/map/btf/link) currently in the kernel."""
-    ids = []
+    ids: list[int] = []
     cur = 0
     while True:
         nxt = next_id(kind, cur)

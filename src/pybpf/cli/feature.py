@@ -49,8 +49,8 @@ def _sysctl(path: str) -> int | None:
         return None
 
 
-def _system_lines() -> list[tuple[str, object]]:
-    lines: list[tuple[str, object]] = []
+def _system_lines() -> list[tuple[str, tuple[str, int]]]:
+    lines: list[tuple[str, tuple[str, int]]] = []
     unpriv = _sysctl("/proc/sys/kernel/unprivileged_bpf_disabled")
     if unpriv is not None:
         msg = {0: "bpf() syscall for unprivileged users is enabled",
@@ -114,7 +114,7 @@ def _probe(ctx: Context, args: list[str]) -> int:
 
     if ctx.json:
         ctx.emit_json({
-            "system_config": {**{k: v for _, (k, v) in _system_lines()},  # type: ignore[misc]
+            "system_config": {**{str(kv[0]): kv[1] for _, kv in _system_lines()},  # type: ignore[index]
                               **{o: cfg.get(o) for o in CONFIG_OPTIONS}},
             "syscall_config": {"have_bpf_syscall": True},
             "program_types": {f"have_{pt.name.lower()}_prog_type": ok for pt, (ok, _) in prog_status.items()},
