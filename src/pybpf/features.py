@@ -155,7 +155,7 @@ def _map_attr(t: MapType) -> MapCreateAttr:
 @functools.lru_cache(maxsize=None)
 def has_map_type(t: MapType) -> bool:
     """Whether the kernel can create map type ``t`` (minimum kernel in MAP_TYPE_MIN_KERNEL)."""
-    from .map import _btf_fd, _storage_btf
+    from .map import _storage_btf, btf_fd_for
 
     a = _map_attr(t)
     inner = btf = None
@@ -169,8 +169,8 @@ def has_map_type(t: MapType) -> bool:
             a.inner_map_fd = r
         if t in (MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE):
             blob, kid, vid = _storage_btf(4)
-            btf = _btf_fd(blob)
-            a.btf_fd, a.btf_key_type_id, a.btf_value_type_id = int(btf), kid, vid
+            fd_num, btf = btf_fd_for(blob)
+            a.btf_fd, a.btf_key_type_id, a.btf_value_type_id = fd_num, kid, vid
         ret = bpf_raw(Cmd.MAP_CREATE, ctypes.addressof(a), ctypes.sizeof(a))
         if ret >= 0:
             os.close(ret)

@@ -220,7 +220,7 @@ class Map:
         spec = _fill_defaults(spec)
         inner: Map | None = None
         inner_fd = 0
-        btf_fd_obj: Any = None
+        owned_btf: FD | None = None
         try:
             if spec.type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
                 if spec.inner_map is None:
@@ -237,15 +237,13 @@ class Map:
                 # The kernel insists on a valid program BTF fd next to the vmlinux value type.
                 spec.btf = _storage_btf(4)[0]
             if spec.btf is not None:
-                btf_fd_obj = _btf_fd(spec.btf)
-                btf_fd = int(btf_fd_obj)
+                btf_fd, owned_btf = btf_fd_for(spec.btf)
             fd = _create_fd(spec, inner_fd, btf_fd)
         finally:
             if inner is not None:
                 inner.close()
-            if btf_fd_obj is not None and not isinstance(spec.btf, int) and hasattr(btf_fd_obj, "close") \
-                    and btf_fd_obj is not getattr(spec.btf, "_kernel_fd", None):
-                btf_fd_obj.close()
+            if owned_btf is not None:
+                owned_btf.close()  # the map holds its own reference to the BTF
         m = cls(fd, spec.type, spec.key_size, spec.value_size, spec.max_entries, int(spec.flags), spec.name, spec=spec)
         try:
             for k, v in spec.contents:
@@ -747,15 +745,27 @@ def _fill_defaults(spec: MapSpec) -> MapSpec:
     return spec
 
 
-def _btf_fd(btf: Any) -> Any:
-    """An fd-like for ``btf``: an int fd is used as is, bytes/BTF objects are loaded."""
+def btf_fd_for(btf: Any) -> tuple[int, FD | None]:
+    """(fd number, owned FD or None) for ``btf``.
+
+    An int fd, an :class:`FD` or an object with ``.fd`` (a loaded BTF handle) is
+    borrowed; bytes or a :class:`pybpf.btf.BTF` are loaded (BPF_BTF_LOAD) and the
+    new FD is returned for the caller to close.
+    """
     if isinstance(btf, int):
-        return btf
+        return btf, None
     if isinstance(btf, FD):
-        return btf
-    data = btf if isinstance(btf, (bytes, bytearray)) else btf.to_bytes()
-    fd, _log = cmds.btf_load(bytes(data))
-    return fd
+        return btf.fd, None
+    if isinstance(btf, (bytes, bytearray, memoryview)):
+        data = bytes(btf)
+    elif hasattr(btf, "to_bytes"):
+        data = btf.to_bytes()
+    elif hasattr(btf, "fd"):
+        return int(btf.fd), None
+    else:
+        raise TypeError(f"btf must be bytes, a BTF, or an fd, not {type(btf).__name__}")
+    fd, _log = cmds.btf_load(data)
+    return fd.fd, fd
 
 
 def _storage_btf(value_size: int) -> tuple[bytes, int, int]:

@@ -182,12 +182,11 @@ class Program:
             attach_prog_fd=spec.attach_prog_fd or spec.attach_btf_obj_fd,
         )
         keep: list[Any] = [insn_buf, lic]
-        btf_obj: Any = None
+        owned_btf: FD | None = None
         if spec.btf is not None and not btf_fd:
-            from .map import _btf_fd
+            from .map import btf_fd_for
 
-            btf_obj = _btf_fd(spec.btf)
-            btf_fd = int(btf_obj)
+            btf_fd, owned_btf = btf_fd_for(spec.btf)
         if btf_fd:
             attr.prog_btf_fd = btf_fd
             if spec.func_info:
@@ -209,8 +208,8 @@ class Program:
         try:
             fd, log = _load_with_log(attr, log_level, log_size, spec.name or "<anon>", spec)
         finally:
-            if btf_obj is not None and not isinstance(btf_obj, int) and not isinstance(spec.btf, FD):
-                btf_obj.close()
+            if owned_btf is not None:
+                owned_btf.close()  # the program holds its own reference to the BTF
         return cls(fd, spec.type, spec.name, spec=spec, insns=code, verifier_log=log)
 
     @classmethod
