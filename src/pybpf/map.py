@@ -277,13 +277,7 @@ class Map:
     @classmethod
     def from_pin(cls, path: str) -> "Map":
         """Open a map pinned on bpffs (BPF_OBJ_GET). Minimum kernel 4.4."""
-        fd = cmds.obj_get(path)
-        try:
-            cmds.map_info(fd.fd)
-        except BPFError:
-            fd.close()
-            raise Error(f"{path} is not a BPF map") from None
-        return cls.from_fd(fd)
+        return cls.from_fd(cmds.obj_get_kind(path, "map"))
 
     # ------------------------------------------------------------------- basics
     @property

@@ -18,7 +18,7 @@ from ._sys import cmds
 from ._sys.attrs import ProgLoadAttr, TestRunAttr
 from ._sys.consts import AttachType, Cmd, ProgramType
 from ._sys.syscall import FD, bpf_raw, bump_memlock_rlimit_once, raise_for
-from .errors import BPFError, Error, NotSupportedError, VerifierError
+from .errors import Error, NotSupportedError, VerifierError
 from .spec import ProgramSpec
 
 if TYPE_CHECKING:
@@ -233,13 +233,7 @@ class Program:
     @classmethod
     def from_pin(cls, path: str) -> "Program":
         """Open a program pinned on bpffs."""
-        fd = cmds.obj_get(path)
-        try:
-            cmds.prog_info(fd.fd)
-        except BPFError:
-            fd.close()
-            raise Error(f"{path} is not a BPF program") from None
-        return cls.from_fd(fd)
+        return cls.from_fd(cmds.obj_get_kind(path, "prog"))
 
     # ------------------------------------------------------------------ basics
     @property

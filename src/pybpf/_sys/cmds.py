@@ -59,6 +59,20 @@ def obj_get(path: str, flags: int = 0) -> FD:
     return FD(bpf(Cmd.OBJ_GET, attr))
 
 
+def obj_get_kind(path: str, kind: str) -> FD:
+    """BPF_OBJ_GET of a pin that must be a ``kind`` ('prog', 'map', 'link', 'btf') object."""
+    from ..errors import Error
+
+    fd = obj_get(path)
+    info_fn = {"prog": prog_info, "map": map_info, "link": link_info, "btf": btf_info}[kind]
+    try:
+        info_fn(fd.fd)
+    except BPFError:
+        fd.close()
+        raise Error(f"{path} is not a BPF {'program' if kind == 'prog' else kind}") from None
+    return fd
+
+
 _NEXT_ID = {"prog": Cmd.PROG_GET_NEXT_ID, "map": Cmd.MAP_GET_NEXT_ID, "btf": Cmd.BTF_GET_NEXT_ID, "link": Cmd.LINK_GET_NEXT_ID}
 _FD_BY_ID = {
     "prog": Cmd.PROG_GET_FD_BY_ID,
