@@ -38,6 +38,7 @@ _LAZY: dict[str, str] = {
     "Map": ".map", "lpm_key": ".map",
     "Program": ".prog", "TestRunResult": ".prog", "VerifierStats": ".prog",
     "MapSpec": ".spec", "ProgramSpec": ".spec",
+    "open": ".object", "load": ".object", "Object": ".object", "ObjectSpec": ".elf",
 }
 
 
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
     from .map import Map, lpm_key
     from .prog import Program, TestRunResult, VerifierStats
     from .spec import MapSpec, ProgramSpec
+    from .elf import ObjectSpec
+    from .object import Object, load, open
 
 __all__ = [
     "__version__",
@@ -74,4 +77,5 @@ __all__ = [
     "NotSupportedError", "PermissionError_", "VerifierError",
     "BTFInfo", "LinkInfo", "MapInfo", "ProgramInfo", "btfs", "enable_stats", "links", "maps", "programs",
     "Map", "lpm_key", "Program", "TestRunResult", "VerifierStats", "MapSpec", "ProgramSpec",
+    "open", "load", "ObjectSpec", "Object",
 ]

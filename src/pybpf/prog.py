@@ -408,6 +408,84 @@ class Program:
                 ctx_out=cout.raw[:clen] if cout is not None else b"",
             )
 
+    # ===================================================================================
+    # Tracing attach points (pybpf.links: tracing, perf_event, kprobe, uprobe, usdt, iter).
+    # Thin delegates; see those modules for details and minimum kernels.
+    # ===================================================================================
+    def attach(self) -> Any:
+        """Attach as the program's ELF section says (libbpf auto-attach); returns a ``pybpf.links.Link``.
+
+        tracepoint/tp, raw_tp/raw_tracepoint, tp_btf, fentry/fexit/fmod_ret/lsm/freplace, iter,
+        kprobe/kretprobe/ksyscall/kprobe.multi, uprobe/uretprobe (``binary:func[+off]``), usdt
+        (``binary:provider:name``); network types go to ``pybpf.links.net``. Anything else raises
+        an Error naming the attach_* function to call.
+        """
+        from .links.tracing import auto_attach
+
+        return auto_attach(self)
+
+    def attach_tracepoint(self, category: str, name: str | None = None, *, cookie: int = 0) -> Any:
+        """See :func:`pybpf.links.tracing.attach_tracepoint`."""
+        from .links.tracing import attach_tracepoint
+
+        return attach_tracepoint(self, category, name, cookie=cookie)
+
+    def attach_raw_tracepoint(self, name: str, *, cookie: int = 0) -> Any:
+        """See :func:`pybpf.links.tracing.attach_raw_tracepoint`."""
+        from .links.tracing import attach_raw_tracepoint
+
+        return attach_raw_tracepoint(self, name, cookie=cookie)
+
+    def attach_tp_btf(self, *, cookie: int = 0) -> Any:
+        """See :func:`pybpf.links.tracing.attach_tp_btf`."""
+        from .links.tracing import attach_tp_btf
+
+        return attach_tp_btf(self, cookie=cookie)
+
+    def attach_trace(self, *, cookie: int = 0, target: Any = None, target_func: str | None = None) -> Any:
+        """fentry/fexit/fmod_ret/lsm/freplace: see :func:`pybpf.links.tracing.attach_tracing`."""
+        from .links.tracing import attach_tracing
+
+        return attach_tracing(self, cookie=cookie, target=target, target_func=target_func)
+
+    def attach_kprobe(self, symbol: str, offset: int = 0, *, retprobe: bool = False, cookie: int = 0,
+                      maxactive: int = 0) -> Any:
+        """See :func:`pybpf.links.kprobe.attach_kprobe`."""
+        from .links.kprobe import attach_kprobe
+
+        return attach_kprobe(self, symbol, offset, retprobe=retprobe, cookie=cookie, maxactive=maxactive)
+
+    def attach_uprobe(self, binary: str, symbol: str | None = None, *, retprobe: bool = False,
+                      pid: int | None = None, offset: int = 0, ref_ctr_offset: int = 0, cookie: int = 0) -> Any:
+        """See :func:`pybpf.links.uprobe.attach_uprobe`."""
+        from .links.uprobe import attach_uprobe
+
+        return attach_uprobe(self, binary, symbol, retprobe=retprobe, pid=pid, offset=offset,
+                             ref_ctr_offset=ref_ctr_offset, cookie=cookie)
+
+    def attach_usdt(self, binary: str, provider: str, name: str, *, pid: int | None = None, cookie: int = 0,
+                    specs_map: Any = None, ip_map: Any = None) -> Any:
+        """See :func:`pybpf.links.usdt.attach_usdt`."""
+        from .links.usdt import attach_usdt
+
+        return attach_usdt(self, binary, provider, name, pid=pid, cookie=cookie, specs_map=specs_map,
+                           ip_map=ip_map)
+
+    def attach_perf_event(self, type: int, config: int, *, sample_period: int = 0, sample_freq: int = 0,
+                          cpu: int | None = None, pid: int = -1, cookie: int = 0) -> Any:
+        """See :func:`pybpf.links.perf_event.attach_perf_event`."""
+        from .links.perf_event import attach_perf_event
+
+        return attach_perf_event(self, type, config, sample_period=sample_period, sample_freq=sample_freq,
+                                 cpu=cpu, pid=pid, cookie=cookie)
+
+    def attach_iter(self, map: Any = None, **params: Any) -> Any:
+        """See :func:`pybpf.links.iter.attach_iter`."""
+        from .links.iter import attach_iter
+
+        return attach_iter(self, map, **params)
+    # ============================================================ end tracing attach points
+
 
 _KALLSYMS: Any = None
 

@@ -23,7 +23,7 @@ which the verifier only rejects if the instruction is reachable. A poisoned
 ``lddw`` becomes two such calls (slot count unchanged, one more list element).
 
 The module is pure (no syscalls); matching internals live in
-:mod:`pybpf.btf.core_match`.
+:mod:`pybpf.btf.core_match` (specs, matching) and :mod:`pybpf.btf.core_calc` (values).
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Callable, Iterable, Optional, Sequence
 from ..asm.insn import Instruction
 from ..asm.opcodes import LDDW
 from ..errors import BTFError, Error
+from .core_calc import calc_relo
 from .core_match import (
-    CoreFail, Spec, calc_relo, essential_name, essential_name_len, format_spec, is_enumval_based,
-    is_field_based, is_type_based, kind_str, parse_spec, relo_kind_str, spec_match, types_are_compat,
-    types_match,
+    CoreFail, Spec, essential_name, essential_name_len, format_spec, kind_str, parse_spec,
+    relo_kind_str, spec_match, types_are_compat, types_match,
 )
 from .ext import CoreRelo, CoreReloKind
 from .types import Kind, Type
@@ -90,7 +90,8 @@ class CoreError(Error):
 @dataclass
 class Candidate:
     """A target type that may correspond to the local type: ``btf[type_id]``;
-    ``btf_name`` is ``vmlinux`` or the module's name."""
+    ``btf_name`` is ``vmlinux``, the BTF's ``name`` attribute if it has one, or
+    ``module #i`` (its position in ``targets``)."""
 
     btf: "BTF"
     type_id: int
@@ -102,10 +103,13 @@ class CoreResult:
     """The decision for one relocation (libbpf's ``bpf_core_relo_res`` plus context).
 
     ``orig_val`` is what the instruction must hold (checked when ``validate``),
-    ``new_val`` what it gets; ``poison`` means it is replaced by ``call 0xbad2310``.
+    ``new_val`` what it gets; ``poison`` means it is replaced by ``call 0xbad2310``
+    (no candidate matched, or -- set by :func:`relocate` -- a load/store whose size
+    can't be adjusted safely, ``fail_memsz_adjust``).
     ``orig_sz``/``new_sz``: field sizes for a load/store resize (0: none).
     ``local_spec``/``target_spec``: libbpf-style spec strings (target None when no
-    candidate matched); ``target`` the first matching candidate.
+    candidate matched); ``target`` the first matching candidate, ``matches`` how many
+    candidates matched (and agreed).
     """
 
     relo_index: int
@@ -255,13 +259,12 @@ def resolve_relo(relo: CoreRelo, local: "BTF", targets: Sequence["BTF"], *, relo
     pfx = f"prog '{prog_name}': " if prog_name else ""
     rpfx = f"{pfx}relo #{relo_index}: "
 
+    what = f"<{relo_kind_str(kind)}> {_type_desc(local, relo.type_id)} + {relo.access_str}"
+
     def fail(reason: str, errno: str = "EINVAL") -> CoreError:
-        msg = (f"{rpfx}insn #{insn_index}: <{relo_kind_str(kind)}> {_type_desc(local, relo.type_id)} "
-               f"'{relo.access_str}': {reason}")
         if log is not None:
-            log(msg)
-        return CoreError(msg, reason=reason, relo_index=relo_index, insn_index=insn_index, kind=kind,
-                         type_id=relo.type_id, errno=errno)
+            log(f"{rpfx}{reason}")
+        return _error(rpfx, insn_index, what, reason, relo_index, kind, relo.type_id, errno)
 
     if cache is None:
         cache = CoreCache()
@@ -288,7 +291,7 @@ def resolve_relo(relo: CoreRelo, local: "BTF", targets: Sequence["BTF"], *, relo
     except CoreFail as e:
         raise fail(f"parsing {_type_desc(local, relo.type_id)} + {relo.access_str} failed: {e.message}",
                    e.errno) from None
-    lspec = format_spec(local_spec)
+    what = lspec = format_spec(local_spec)
     if log is not None:
         log(f"{rpfx}{lspec}")
     res = CoreResult(relo_index, insn_index, kind, relo.type_id, local_spec=lspec)
@@ -346,6 +349,12 @@ def resolve_relo(relo: CoreRelo, local: "BTF", targets: Sequence["BTF"], *, relo
     return res
 
 
+def _error(rpfx: str, insn_index: int, what: str, reason: str, relo_index: int, kind: "CoreReloKind | int",
+           type_id: int, errno: str) -> CoreError:
+    return CoreError(f"{rpfx}insn #{insn_index}: {what}: {reason}", reason=reason, relo_index=relo_index,
+                     insn_index=insn_index, kind=kind, type_id=type_id, errno=errno)
+
+
 def _decision(poison: bool, val: int) -> str:
     return f"{'failure' if poison else 'success'} {val}"
 
@@ -369,31 +378,30 @@ def _s32(v: int) -> int:
     return v - (1 << 32) if v & 0x80000000 else v
 
 
-def patch_insn(insn: Instruction, res: CoreResult, *, log: Log = None, prog_name: str = "",
-               type_desc: str = "") -> list[Instruction]:
+def patch_insn(insn: Instruction, res: CoreResult, *, log: Log = None, prog_name: str = ""
+               ) -> list[Instruction]:
     """``bpf_core_patch_insn``: the instruction(s) replacing ``insn`` (two for a poisoned
     ``lddw``; ``insn`` itself is not modified). Raises :class:`CoreError`."""
     pfx = f"prog '{prog_name}': " if prog_name else ""
     rpfx = f"{pfx}relo #{res.relo_index}: "
     idx = res.insn_index
+    what = res.local_spec or f"<{relo_kind_str(res.kind)}> [{res.type_id}]"
 
-    def fail(reason: str, errno: str = "EINVAL") -> CoreError:
-        desc = f" {type_desc}" if type_desc else ""
-        msg = f"{rpfx}insn #{idx}: <{relo_kind_str(res.kind)}>{desc}: {reason}"
+    def fail(reason: str, line: str, errno: str = "EINVAL") -> CoreError:
+        # ``line`` is libbpf's warning, ``reason`` the same without the insn number
         if log is not None:
-            log(msg)
-        return CoreError(msg, reason=reason, relo_index=res.relo_index, insn_index=idx, kind=res.kind,
-                         type_id=res.type_id, errno=errno)
+            log(f"{rpfx}{line}")
+        return _error(rpfx, idx, what, reason, res.relo_index, res.kind, res.type_id, errno)
 
     def poison() -> list[Instruction]:
         out = [poison_insn(insn.label)]
-        if insn.opcode == LDDW:
-            # poison the second half too, so the verifier doesn't complain about "unknown opcode 00"
-            if log is not None:
-                log(f"{rpfx}substituting insn #{idx + 1} w/ invalid insn")
-            out.append(poison_insn())
         if log is not None:
             log(f"{rpfx}substituting insn #{idx} w/ invalid insn")
+        if insn.opcode == LDDW:
+            # poison the second half too, so the verifier doesn't complain about "unknown opcode 00"
+            out.append(poison_insn())
+            if log is not None:
+                log(f"{rpfx}substituting insn #{idx + 1} w/ invalid insn")
         return out
 
     if res.poison:
@@ -402,9 +410,11 @@ def patch_insn(insn: Instruction, res: CoreResult, *, log: Log = None, prog_name
     cls = insn.opcode & 0x07
     if cls in (0x04, 0x07):  # ALU, ALU64
         if insn.opcode & 0x08:  # BPF_X
-            raise fail("ALU instruction with a register source can't be relocated")
+            r = "an ALU instruction with a register source can't be relocated"
+            raise fail(r, f"insn #{idx}: {r}")
         if res.validate and (insn.imm & _M64) != orig_val:
-            raise fail(f"unexpected insn #{idx} (ALU/ALU64) value: got {insn.imm}, exp {orig_val} -> {new_val}")
+            raise fail(f"unexpected value {insn.imm} in ALU/ALU64 imm, expected {orig_val} (-> {new_val})",
+                       f"unexpected insn #{idx} (ALU/ALU64) value: got {insn.imm}, exp {orig_val} -> {new_val}")
         new = insn.copy()
         new.imm = _s32(new_val)
         if log is not None:
@@ -412,10 +422,11 @@ def patch_insn(insn: Instruction, res: CoreResult, *, log: Log = None, prog_name
         return [new]
     if cls in (0x01, 0x02, 0x03):  # LDX, ST, STX
         if res.validate and (insn.off & _M64) != orig_val:
-            raise fail(f"unexpected insn #{idx} (LDX/ST/STX) value: got {insn.off}, exp {orig_val} -> {new_val}")
+            raise fail(f"unexpected value {insn.off} in LDX/ST/STX off, expected {orig_val} (-> {new_val})",
+                       f"unexpected insn #{idx} (LDX/ST/STX) value: got {insn.off}, exp {orig_val} -> {new_val}")
         if new_val > _SHRT_MAX:
-            raise fail(f"insn #{idx} (LDX/ST/STX) value too big: {new_val} does not fit the 16-bit offset",
-                       "ERANGE")
+            raise fail(f"field offset {new_val} does not fit in the 16-bit LDX/ST/STX offset",
+                       f"insn #{idx} (LDX/ST/STX) value too big: {new_val}", "ERANGE")
         if res.fail_memsz_adjust:
             if log is not None:
                 log(f"{rpfx}insn #{idx} (LDX/ST/STX) accesses field incorrectly. Make sure you are accessing "
@@ -424,41 +435,51 @@ def patch_insn(insn: Instruction, res: CoreResult, *, log: Log = None, prog_name
         new = insn.copy()
         new.off = new_val
         if log is not None:
-            log(f"{rpfx}patched insn #{idx} (LDX/ST/STX) off {insn.off} -> {new_val}")
+            log(f"{rpfx}patched insn #{idx} (LDX/ST/STX) off {insn.off & _M64} -> {new_val}")
         if res.new_sz != res.orig_sz:
             have = _SIZE_BYTES[insn.opcode & 0x18]
             if have != res.orig_sz:
-                raise fail(f"insn #{idx} (LDX/ST/STX) unexpected mem size: got {have}, exp {res.orig_sz}")
+                raise fail(f"LDX/ST/STX accesses {have} bytes, expected the field size {res.orig_sz}",
+                           f"insn #{idx} (LDX/ST/STX) unexpected mem size: got {have}, exp {res.orig_sz}")
             code = _BYTES_SIZE.get(res.new_sz)
             if code is None:
-                raise fail(f"insn #{idx} (LDX/ST/STX) invalid new mem size: {res.new_sz}")
+                raise fail(f"kernel field size {res.new_sz} is not a valid LDX/ST/STX size",
+                           f"insn #{idx} (LDX/ST/STX) invalid new mem size: {res.new_sz}")
             new.opcode = (insn.opcode & 0xE0) | code | cls
             if log is not None:
                 log(f"{rpfx}patched insn #{idx} (LDX/ST/STX) mem_sz {res.orig_sz} -> {res.new_sz}")
         return [new]
     if cls == 0x00:  # LD
         if insn.opcode != LDDW or insn.src != 0 or insn.off != 0:
-            raise fail(f"insn #{idx} (LDIMM64) has unexpected form")
+            r = "LDIMM64 has unexpected form"
+            raise fail(r, f"insn #{idx} (LDIMM64) has unexpected form")
         imm = insn.imm & _M64
         if res.validate and imm != orig_val:
-            raise fail(f"unexpected insn #{idx} (LDIMM64) value: got {imm}, exp {orig_val} -> {new_val}")
+            raise fail(f"unexpected value {imm} in LDIMM64 imm64, expected {orig_val} (-> {new_val})",
+                       f"unexpected insn #{idx} (LDIMM64) value: got {imm}, exp {orig_val} -> {new_val}")
         new = insn.copy()
         new.imm = new_val
         if log is not None:
             log(f"{rpfx}patched insn #{idx} (LDIMM64) imm64 {imm} -> {new_val}")
         return [new]
-    raise fail(f"trying to relocate unrecognized insn #{idx}, code:{insn.opcode:#x}, src:{insn.src:#x}, "
-               f"dst:{insn.dst:#x}, off:{insn.off & 0xFFFF:#x}, imm:{insn.imm & _M32:#x}")
+    line = (f"trying to relocate unrecognized insn #{idx}, code:{insn.opcode:#x}, src:{insn.src:#x}, "
+            f"dst:{insn.dst:#x}, off:{insn.off & 0xFFFF:#x}, imm:{insn.imm & _M32:#x}")
+    try:
+        text = insn.text()
+    except Exception:  # noqa: BLE001 - only for the message
+        text = "?"
+    raise fail(f"can't relocate instruction {text!r} (code {insn.opcode:#x})", line)
 
 
-def relocate(insns: Sequence[Instruction], relos: Iterable[tuple[int, CoreRelo]], local: "BTF",
-             targets: Sequence["BTF"], *, log: Log = None, prog_name: str = "",
-             cache: Optional[CoreCache] = None, results: Optional[list[CoreResult]] = None
-             ) -> list[Instruction]:
+def relocate(insns: Sequence[Instruction], relos: Iterable[tuple], local: "BTF", targets: Sequence["BTF"], *,
+             log: Log = None, prog_name: str = "", cache: Optional[CoreCache] = None,
+             results: Optional[list[CoreResult]] = None) -> list[Instruction]:
     """Apply CO-RE relocations to one program; returns the new instruction list.
 
     ``relos``: ``(slot, CoreRelo)`` pairs, ``slot`` being the instruction index as the
-    kernel counts it (byte offset // 8; an ``lddw`` takes two slots). ``local``: the
+    kernel counts it (byte offset // 8; an ``lddw`` takes two slots); a third element,
+    if present, is the relocation's number in logs and errors (libbpf numbers them per
+    ELF section; default: position in ``relos``). ``local``: the
     object's BTF; ``targets``: ``[vmlinux, module BTFs...]``. ``log`` receives one
     line per decision (libbpf's debug output); ``prog_name`` prefixes those lines and
     error messages. ``cache``: a :class:`CoreCache` shared by all programs of an
@@ -476,22 +497,25 @@ def relocate(insns: Sequence[Instruction], relos: Iterable[tuple[int, CoreRelo]]
         pos += 2 if ins.opcode == LDDW else 1
     out: list[Instruction] = list(insns)
     extra: dict[int, Instruction] = {}  # element index -> second call of a poisoned lddw
-    for ridx, (slot, relo) in enumerate(relos):
+    for n, item in enumerate(relos):
+        slot, relo = item[0], item[1]
+        ridx = item[2] if len(item) > 2 else n
         e = slot_to_elem.get(slot)
         if e is None:
             where = "the middle of an lddw" if 0 <= slot < pos else f"past the end ({pos} slots)"
-            msg = (f"{'prog ' + repr(prog_name) + ': ' if prog_name else ''}relo #{ridx}: insn #{slot}: "
-                   f"<{relo_kind_str(relo.kind)}> {_type_desc(local, relo.type_id)}: "
-                   f"relocation points into {where}")
+            rpfx = f"prog '{prog_name}': relo #{ridx}: " if prog_name else f"relo #{ridx}: "
+            reason = f"relocation points into {where}"
             if log is not None:
-                log(msg)
-            raise CoreError(msg, reason=f"relocation points into {where}", relo_index=ridx, insn_index=slot,
-                            kind=relo.kind, type_id=relo.type_id)
+                log(f"{rpfx}insn #{slot}: {reason}")
+            raise _error(rpfx, slot, f"<{relo_kind_str(relo.kind)}> {_type_desc(local, relo.type_id)} + "
+                         f"{relo.access_str}", reason, ridx, relo.kind, relo.type_id, "EINVAL")
         res = resolve_relo(relo, local, targets, relo_index=ridx, insn_index=slot, cache=cache, log=log,
                            prog_name=prog_name)
         if results is not None:
             results.append(res)
-        new = patch_insn(out[e], res, log=log, prog_name=prog_name, type_desc=_type_desc(local, relo.type_id))
+        new = patch_insn(out[e], res, log=log, prog_name=prog_name)
+        if res.fail_memsz_adjust and not res.poison and new[0].opcode == _BPF_CALL and new[0].imm == POISON_IMM:
+            res.poison = True  # the load/store was poisoned after all
         out[e] = new[0]
         if len(new) > 1:
             extra[e] = new[1]

@@ -1,10 +1,10 @@
-"""CO-RE relocation internals: access specs, type matching, value calculation.
+"""CO-RE relocation internals: access specs and type matching.
 
 A faithful Python rendering of the type-level half of libbpf's
 ``relo_core.c`` (``bpf_core_parse_spec``, ``bpf_core_spec_match``,
 ``bpf_core_types_are_compat``, ``bpf_core_types_match``,
-``bpf_core_calc_relo``, ``bpf_core_format_spec``). The public entry point is
-:func:`pybpf.btf.core.relocate`; this module has no instruction knowledge.
+``bpf_core_format_spec``); values are computed in :mod:`.core_calc`. The public
+entry point is :func:`pybpf.btf.core.relocate`; neither module knows instructions.
 
 Where libbpf returns ``-errno`` these functions raise :class:`CoreFail`
 (``errno`` names the libbpf error, the message says what is wrong); the
@@ -14,7 +14,6 @@ like their C counterparts.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -27,18 +26,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from .spec import BTF
 
 __all__ = [
-    "CoreFail", "Accessor", "Spec", "RelocValue", "SPEC_MAX_LEN",
+    "CoreFail", "Accessor", "Spec", "SPEC_MAX_LEN",
     "essential_name_len", "essential_name", "kind_str", "relo_kind_str",
     "is_field_based", "is_type_based", "is_enumval_based",
-    "parse_spec", "format_spec", "spec_match", "types_are_compat", "types_match", "calc_relo",
-    "resolve_size",
+    "parse_spec", "format_spec", "spec_match", "types_are_compat", "types_match",
+    "resolve_size", "skip_mods", "get_type",
 ]
 
 #: ``BPF_CORE_SPEC_MAX_LEN``: most accessors in an access string / matched spec.
 SPEC_MAX_LEN = 64
 _M32 = 0xFFFFFFFF
 _M64 = 0xFFFFFFFFFFFFFFFF
-_LITTLE = sys.byteorder == "little"  # libbpf uses the host byte order for LSHIFT_U64
 
 _FIELD_KINDS = frozenset({0, 1, 2, 3, 4, 5})
 _TYPE_KINDS = frozenset({6, 7, 8, 9, 12})
@@ -212,7 +210,7 @@ def _is_flex_arr(btf: "BTF", acc: Optional[Accessor], arr: Type) -> bool:
 def _parse_access_str(s: str) -> list[int]:
     if not s or s[0] == ":":
         raise CoreFail("EINVAL", f"invalid access string {s!r}")
-    out = []
+    out: list[int] = []
     for part in s.split(":"):
         try:
             v = int(part)
@@ -294,10 +292,12 @@ def format_spec(spec: Spec) -> str:
             et, _ = skip_mods(spec.btf, spec.root_type_id)
         except CoreFail:
             return out[0]
-        if et.kind in _ENUMS and spec.raw_spec and spec.raw_spec[0] < len(et.values):  # type: ignore[attr-defined]
-            e = et.values[spec.raw_spec[0]]  # type: ignore[attr-defined]
+        # like libbpf, an unmatched candidate (empty raw spec) shows enumerator #0
+        i = spec.raw_spec[0] if spec.raw_spec else 0
+        if et.kind in _ENUMS and i < len(et.values):  # type: ignore[attr-defined]
+            e = et.values[i]  # type: ignore[attr-defined]
             if et.kind == Kind.ENUM:
-                v = _s32(e.value) if et.signed else e.value & _M32  # type: ignore[attr-defined]
+                v = s32(e.value) if et.signed else e.value & _M32  # type: ignore[attr-defined]
             else:
                 v = e.value if et.signed else e.value & _M64  # type: ignore[attr-defined]
             out.append(f"::{e.name} = {v}")
@@ -314,7 +314,8 @@ def format_spec(spec: Spec) -> str:
     return "".join(out)
 
 
-def _s32(v: int) -> int:
+def s32(v: int) -> int:
+    """``v`` as a signed 32-bit value."""
     v &= _M32
     return v - (1 << 32) if v & 0x80000000 else v
 
@@ -571,169 +572,3 @@ def types_match(lbtf: "BTF", lid: int, tbtf: "BTF", tid: int, behind_ptr: bool =
         if warn is not None:
             warn(f"unexpected kind {kind_str(lt)} relocated, local [{lid}], target [{tid}]")
         return 0
-
-
-# ---------------------------------------------------------------------- values
-@dataclass
-class RelocValue:
-    """``struct bpf_core_relo_res``: what to check in and patch into the instruction."""
-
-    #: Value the instruction must hold now (unless ``validate`` is False).
-    orig_val: int = 0
-    #: Value to patch in.
-    new_val: int = 0
-    #: Relocation failed in an allowed way: poison the instruction instead.
-    poison: bool = False
-    #: Whether ``orig_val`` is checked against the instruction.
-    validate: bool = True
-    #: Load/store size would have to change in a way that corrupts the value.
-    fail_memsz_adjust: bool = False
-    orig_sz: int = 0
-    new_sz: int = 0
-    orig_type_id: int = 0
-    new_type_id: int = 0
-
-
-class _Poison(Exception):
-    """libbpf's -EUCLEAN: request instruction poisoning."""
-
-
-def _elem_size(btf: "BTF", tid: int) -> int:
-    t, eid = skip_mods(btf, tid)
-    while t.kind == Kind.ARRAY:
-        t, eid = skip_mods(btf, t.type_id)  # type: ignore[attr-defined]
-    try:
-        return resolve_size(btf, eid)
-    except CoreFail as e:
-        raise CoreFail("EINVAL", e.message) from None
-
-
-def _calc_field(kind: int, spec: Optional[Spec], want_validate: bool
-                ) -> tuple[int, int, int, bool]:
-    """``bpf_core_calc_field_relo``: (value, field size, field type id, validate)."""
-    if kind == CoreReloKind.FIELD_EXISTS:
-        return (1 if spec is not None else 0), 0, 0, True
-    if spec is None:
-        raise _Poison()
-    btf = spec.btf
-    acc = spec.spec[-1]
-    if not acc.name:
-        if kind == CoreReloKind.FIELD_BYTE_OFFSET:
-            return spec.bit_offset // 8, _elem_size(btf, acc.type_id), acc.type_id, True
-        if kind == CoreReloKind.FIELD_BYTE_SIZE:
-            return resolve_size(btf, acc.type_id), 0, 0, True
-        raise CoreFail("EINVAL", f"<{relo_kind_str(kind)}> relocation can't be applied to array access")
-    t = get_type(btf, acc.type_id)
-    m = t.members[acc.idx]  # type: ignore[attr-defined]
-    mt, field_type_id = skip_mods(btf, m.type_id)
-    bit_off = spec.bit_offset
-    bit_sz = m.bitfield_size
-    bitfield = bit_sz > 0
-    if bitfield:
-        byte_sz = getattr(mt, "size", 0)
-        if byte_sz <= 0:
-            raise CoreFail("EINVAL", f"bitfield {m.name!r} has a type of no size")
-        byte_off = bit_off // 8 // byte_sz * byte_sz
-        # smallest load size that covers the bitfield
-        while bit_off + bit_sz - byte_off * 8 > byte_sz * 8:
-            if byte_sz >= 8:
-                raise CoreFail("E2BIG", f"bitfield {m.name!r} can't be read with a 64-bit load")
-            byte_sz *= 2
-            byte_off = bit_off // 8 // byte_sz * byte_sz
-    else:
-        try:
-            byte_sz = resolve_size(btf, field_type_id)
-        except CoreFail as e:
-            raise CoreFail("EINVAL", e.message) from None
-        byte_off = bit_off // 8
-        bit_sz = byte_sz * 8
-    # bitfield relocations are ambiguous: compilers may pick other load sizes
-    validate = not bitfield
-    field_sz = type_id = 0
-    if kind == CoreReloKind.FIELD_BYTE_OFFSET:
-        val = byte_off
-        if not bitfield:
-            field_sz, type_id = _elem_size(btf, field_type_id), field_type_id
-    elif kind == CoreReloKind.FIELD_BYTE_SIZE:
-        val = byte_sz
-    elif kind == CoreReloKind.FIELD_SIGNED:
-        val = int((mt.kind in _ENUMS and bool(mt.signed))  # type: ignore[attr-defined]
-                  or (mt.kind == Kind.INT and bool(mt.encoding & 1)))  # type: ignore[attr-defined]
-        validate = True
-    elif kind == CoreReloKind.FIELD_LSHIFT_U64:
-        if _LITTLE:
-            val = (64 - (bit_off + bit_sz - byte_off * 8)) & _M32
-        else:
-            val = ((8 - byte_sz) * 8 + (bit_off - byte_off * 8)) & _M32
-    elif kind == CoreReloKind.FIELD_RSHIFT_U64:
-        val = (64 - bit_sz) & _M32
-        validate = True
-    else:
-        raise CoreFail("EOPNOTSUPP", f"unrecognized CO-RE relocation {relo_kind_str(kind)} ({kind})")
-    return val, field_sz, type_id, validate
-
-
-def _calc_type(kind: int, spec: Optional[Spec]) -> int:
-    """``bpf_core_calc_type_relo`` (missing target type: 0)."""
-    if spec is None:
-        return 0
-    if kind == CoreReloKind.TYPE_ID_TARGET:
-        return spec.root_type_id
-    if kind in (CoreReloKind.TYPE_EXISTS, CoreReloKind.TYPE_MATCHES):
-        return 1
-    if kind == CoreReloKind.TYPE_SIZE:
-        try:
-            return resolve_size(spec.btf, spec.root_type_id)
-        except CoreFail as e:
-            raise CoreFail("EINVAL", e.message) from None
-    raise CoreFail("EOPNOTSUPP", f"unrecognized CO-RE relocation {relo_kind_str(kind)} ({kind})")
-
-
-def _calc_enumval(kind: int, spec: Optional[Spec]) -> int:
-    """``bpf_core_calc_enumval_relo``; like libbpf, a 32-bit enumerator is
-    sign-extended to 64 bits (``struct btf_enum.val`` is ``__s32``)."""
-    if kind == CoreReloKind.ENUMVAL_EXISTS:
-        return 1 if spec is not None else 0
-    if kind != CoreReloKind.ENUMVAL_VALUE:
-        raise CoreFail("EOPNOTSUPP", f"unrecognized CO-RE relocation {relo_kind_str(kind)} ({kind})")
-    if spec is None:
-        raise _Poison()
-    t = get_type(spec.btf, spec.spec[0].type_id)
-    v = t.values[spec.spec[0].idx].value  # type: ignore[attr-defined]
-    if t.kind == Kind.ENUM:
-        return _s32(v) & _M64
-    return v & _M64
-
-
-def calc_relo(kind: int, local: Spec, targ: Optional[Spec]) -> RelocValue:
-    """``bpf_core_calc_relo``: original and new values for one candidate (``targ``
-    None: no candidate matched)."""
-    res = RelocValue()
-    try:
-        if is_field_based(kind):
-            res.orig_val, res.orig_sz, res.orig_type_id, res.validate = _calc_field(kind, local, True)
-            res.new_val, res.new_sz, res.new_type_id, _ = _calc_field(kind, targ, False)
-            if res.orig_sz != res.new_sz:
-                assert targ is not None
-                ot = get_type(local.btf, res.orig_type_id)
-                nt = get_type(targ.btf, res.new_type_id)
-                # Resizing a load is safe for pointers and unsigned integers (zero extension)
-                if ot.kind == Kind.PTR and nt.kind == Kind.PTR:
-                    pass
-                elif (ot.kind == Kind.INT and nt.kind == Kind.INT
-                      and int(ot.encoding) != 1 and int(nt.encoding) != 1):  # type: ignore[attr-defined]
-                    pass
-                else:
-                    res.fail_memsz_adjust = True
-        elif is_type_based(kind):
-            res.orig_val = _calc_type(kind, local)
-            res.validate = kind != CoreReloKind.TYPE_ID_TARGET  # ids change during linking
-            res.new_val = _calc_type(kind, targ)
-        elif is_enumval_based(kind):
-            res.orig_val = _calc_enumval(kind, local)
-            res.new_val = _calc_enumval(kind, targ)
-        else:
-            raise CoreFail("EOPNOTSUPP", f"unrecognized CO-RE relocation {relo_kind_str(kind)} ({kind})")
-    except _Poison:
-        res.poison = True
-    return res

@@ -15,14 +15,18 @@ from .. import __version__
 from ..errors import Error
 from ._common import Context, CLIError, usage_error
 
-OBJECTS: dict[str, str] = {
+OBJECTS: dict[str, str] = {  # bpftool's order: prefixes pick the first match ("p" is prog)
+    "prog": "pybpf.cli.prog",
+    "map": "pybpf.cli.map",
+    "link": "pybpf.cli.link",
     "feature": "pybpf.cli.feature",
+    "btf": "pybpf.cli.btf",
     "demo": "pybpf.cli.demo",
 }
 
 USAGE = """Usage: pybpf [OPTIONS] OBJECT { COMMAND | help }
        pybpf version
-       OBJECT := { feature | demo }
+       OBJECT := { prog | map | link | feature | btf | demo }
        OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} | {-f|--bpffs} | {-n|--nomount} | {-V|--version} }
 """
 
@@ -90,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _print_error(ctx: Context, msg: str) -> None:
     if ctx.json:
-        print(json.dumps({"error": msg}))
+        from ._json import dumps
+
+        print(dumps({"error": msg}, ctx.pretty))
     else:
         print(f"Error: {msg}", file=sys.stderr)
 
@@ -100,17 +106,15 @@ def _dispatch(ctx: Context, rest: list[str]) -> int:
         print(USAGE, end="")
         return 0 if rest else 255
     obj = rest[0]
-    if obj in ("version", "V"):
+    matches = [k for k in OBJECTS if k.startswith(obj)][:1]  # bpftool: first match in table order
+    if not matches and (obj == "V" or "version".startswith(obj)):
         if ctx.json:
             print(json.dumps({"version": __version__, "features": {"libbpf_strict": False}}))
         else:
             print(f"pybpf v{__version__}\nusing pybpf (pure Python, kernel {os.uname().release})")
         return 0
-    matches = [k for k in OBJECTS if k.startswith(obj)]
-    if obj in OBJECTS:
-        matches = [obj]
-    if len(matches) != 1:
-        raise usage_error(f"unknown object '{obj}'" if not matches else f"ambiguous object '{obj}'")
+    if not matches:
+        raise usage_error(f"unknown object '{obj}'")
     import importlib
 
     mod = importlib.import_module(OBJECTS[matches[0]])

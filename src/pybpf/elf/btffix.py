@@ -16,19 +16,16 @@ Type ids never change: types are replaced in place and new ones appended.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 from ..btf.spec import BTF
 from ..btf.types import (
-    Const, Datasec, DeclTag, Enum, Enum64, EnumValue, Float, Func, FuncProto, Int, Kind, Linkage, Member,
-    Param, Struct, Type, Typedef, TypeTag, Union, Var, VarSecinfo,
+    Const, Datasec, Enum, Enum64, EnumValue, Float, Func, FuncProto, Int, Kind, Linkage, Member,
+    Struct, Type, Typedef, TypeTag, Union, Var, VarSecinfo,
 )
 from ..btf.writer import Builder
 from ..errors import BTFError, ELFError
 from .reader import STB, STT, STV, ElfObject
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["BTFPatcher", "fixup_datasecs", "mark_static", "sanitize", "BTFFeatures"]
 
@@ -220,7 +217,3 @@ def sanitize(btf: BTF, feats: BTFFeatures) -> BTF:
                 placeholder = p.add(Int("enum64_placeholder", 1))
             p.put(tid, Union(t.name, t.size, [Member(v.name, placeholder, 0) for v in t.values], kind_flag=False))
     return p.build()
-
-
-def _unused(*_: object) -> None:  # keep imports referenced for type checkers
-    _ = (DeclTag, Param)

@@ -32,6 +32,8 @@ SHF_ALLOC = 0x2
 SHF_EXECINSTR = 0x4
 SHF_COMPRESSED = 0x800
 _MAX_SECTIONS = 1 << 16
+#: Largest SHT_NOBITS (``.bss``) section accepted: its zeroed contents are materialized.
+MAX_NOBITS_SIZE = 64 << 20
 
 
 class SHT:
@@ -207,6 +209,9 @@ class ElfObject:
             off, size = struct.unpack_from(p + "QQ", raw, base + 24)
             if sh_type != SHT.NOBITS and i and off + size > len(raw):
                 raise ELFError(f"section #{i} ({off}+{size}) extends past end of file ({len(raw)} bytes)")
+            if sh_type == SHT.NOBITS and size > MAX_NOBITS_SIZE:
+                raise ELFError(f"section #{i}: {size} bytes of zero-initialized data is more than pybpf accepts "
+                               f"({MAX_NOBITS_SIZE} bytes)")
 
     # ------------------------------------------------------------------ parse
     def _parse(self) -> None:

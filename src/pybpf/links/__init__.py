@@ -1,0 +1,67 @@
+"""Attach programs to kernel hooks; every attach function returns a :class:`Link`.
+
+Tracing attach points (this package's ``tracing``, ``perf_event``, ``kprobe``,
+``uprobe``, ``usdt``, ``iter`` modules) and network attach points (``net*``
+modules) all return :class:`Link` subclasses: close the link (or leave its
+``with`` block) to detach, :meth:`Link.pin` it to keep it attached.
+
+Submodules are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Iterator
+
+from .link import Link, MultiLink, register_link_type
+
+if TYPE_CHECKING:
+    from ..introspect import LinkInfo
+
+_LAZY: dict[str, str] = {
+    **{n: ".perf_event" for n in ("PerfEventLink", "PerfEventOptions", "attach_perf_event", "open_perf_link")},
+    **{n: ".tracing" for n in ("TracepointOptions", "TracingOptions", "attach_tracepoint", "attach_raw_tracepoint",
+                               "attach_tracing", "attach_tp_btf", "attach_fentry", "attach_fexit",
+                               "attach_fmod_ret", "attach_lsm", "attach_freplace", "tracepoint_id",
+                               "TracingLink", "RawTracepointLink")},
+    **{n: ".kprobe" for n in ("KprobeOptions", "KprobeMultiOptions", "attach_kprobe", "attach_kretprobe",
+                              "attach_ksyscall", "attach_kprobe_multi", "kprobes_available", "kprobe_multi_available",
+                              "syscall_prefix", "KprobeMultiLink")},
+    **{n: ".uprobe" for n in ("UprobeOptions", "UprobeMultiOptions", "attach_uprobe", "attach_uretprobe",
+                              "attach_uprobe_multi", "uprobes_available", "UprobeMultiLink")},
+    **{n: ".usdt" for n in ("UsdtNote", "UsdtArg", "UsdtSpec", "attach_usdt", "parse_usdt_notes",
+                            "parse_usdt_args", "UsdtLink")},
+    **{n: ".iter" for n in ("IterLink", "IterOptions", "attach_iter")},
+    **{n: "._elfsym" for n in ("resolve_binary", "resolve_symbol", "SymbolNotFoundError")},
+}
+
+
+def links() -> Iterator["LinkInfo"]:
+    """Every BPF link in the kernel (5.8+; as ``bpftool link show``)."""
+    from ..introspect import links as _links
+
+    return _links()
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        # Network attach points live in .net (another module family); expose its public names too.
+        try:
+            net = importlib.import_module(".net", __name__)
+        except ImportError:
+            raise AttributeError(f"module 'pybpf.links' has no attribute {name!r}") from None
+        if name.startswith("_") or not hasattr(net, name):
+            raise AttributeError(f"module 'pybpf.links' has no attribute {name!r}")
+        value = getattr(net, name)
+    else:
+        value = getattr(importlib.import_module(mod, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = ["Link", "MultiLink", "register_link_type", "links", *sorted(_LAZY)]
