@@ -34,7 +34,7 @@ _LAZY: dict[str, str] = {
         "ProgFlags", "ProgramType", "StatsType", "TestRunFlags", "UpdateFlags")},
     "num_possible_cpus": "._sys.cpu", "possible_cpus": "._sys.cpu",
     **{n: ".introspect" for n in (
-        "BTFInfo", "LinkInfo", "MapInfo", "ProgramInfo", "btfs", "enable_stats", "links", "maps", "programs")},
+        "BTFInfo", "LinkInfo", "MapInfo", "ProgramInfo", "btfs", "enable_stats", "maps", "programs")},
     "Map": ".map", "lpm_key": ".map",
     "Program": ".prog", "TestRunResult": ".prog", "VerifierStats": ".prog",
     "MapSpec": ".spec", "ProgramSpec": ".spec",
@@ -43,6 +43,9 @@ _LAZY: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "links":
+        # the pybpf.links package: callable (pybpf.links() lists kernel links) and holds attach_*
+        return importlib.import_module(".links", __name__)
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'pybpf' has no attribute {name!r}")
@@ -59,8 +62,8 @@ if TYPE_CHECKING:
     from ._sys.consts import (ANY, EXIST, F_LOCK, NOEXIST, AttachFlags, AttachType, LinkType, MapFlags,
                               MapType, ProgFlags, ProgramType, StatsType, TestRunFlags, UpdateFlags)
     from ._sys.cpu import num_possible_cpus, possible_cpus
-    from .introspect import (BTFInfo, LinkInfo, MapInfo, ProgramInfo, btfs, enable_stats, links, maps,
-                             programs)
+    from . import links
+    from .introspect import BTFInfo, LinkInfo, MapInfo, ProgramInfo, btfs, enable_stats, maps, programs
     from .map import Map, lpm_key
     from .prog import Program, TestRunResult, VerifierStats
     from .spec import MapSpec, ProgramSpec

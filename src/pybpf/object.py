@@ -37,7 +37,7 @@ from .elf.objspec import MapDict, ObjectProgramSpec
 from .elf.sections import SecFlags
 from .errors import BPFError, Error, NotSupportedError
 from .map import Map
-from .object_btf import KernelBTFs, attach_btf_name, load_object_btf
+from .object_btf import KernelBTFs, attach_btf_name, btf_features, load_object_btf
 from .object_externs import KsymValue, resolve_kconfig, resolve_ksyms
 from .prog import Program
 
@@ -64,7 +64,7 @@ def open(source: Any, **kwargs: Any) -> ObjectSpec:  # noqa: A001 - pybpf.open
 
 def load(source: Any, **kwargs: Any) -> "Object":
     """``pybpf.open(source).load(**kwargs)`` in one call."""
-    open_kw = {k: kwargs.pop(k) for k in ("name", "strict_maps") if k in kwargs}
+    open_kw: dict[str, Any] = {k: kwargs.pop(k) for k in ("name", "strict_maps") if k in kwargs}
     if "log" in kwargs:
         open_kw["log"] = kwargs["log"]
     return open(source, **open_kw).load(**kwargs)
@@ -135,7 +135,7 @@ class Object:
         ds = None
         if btf is not None:
             ds = next((t for t in btf.find_all(name) if isinstance(t, Datasec)), None)
-        if m is None or ms is None or not ms.internal or ds is None:
+        if m is None or ms is None or not ms.internal or ds is None or btf is None:
             raise KeyError(f"object has no global data section {name!r} with BTF")
         if int(m.flags) & MapFlags.MMAPABLE:
             mv = m.mmap()
@@ -209,6 +209,7 @@ class _Loader:
         self.pinned: list[str] = []
         self.fd_array: list[int] = []
         self.ksyms: dict[str, KsymValue] = {}
+        self.core_cache: Any = None
 
     def log(self, msg: str) -> None:
         log.debug(msg)
@@ -370,8 +371,8 @@ class _Loader:
         ls = p.copy()
         ls.instructions = insns
         ls.btf = None
-        if self.btf_fd is None:
-            ls.func_info, ls.line_info = b"", b""
+        if self.btf_fd is None or not btf_features().func:
+            ls.func_info, ls.line_info = b"", b""  # as libbpf: only with kernel BTF_KIND_FUNC support
         self._attach_target(p, ls)
         self.log(f"prog {p.name!r}: loading {len(insns)} instructions as {ProgramType(p.type).name}"
                  if p.type in ProgramType._value2member_map_ else f"prog {p.name!r}: loading")
@@ -395,11 +396,18 @@ class _Loader:
             raise Error(f"prog {p.name!r}: CO-RE relocations without BTF")
         targets = self.btf_targets if self.btf_targets is not None else self.kbtf.targets()
         self.log(f"prog {p.name!r}: applying {len(p.core_relos)} CO-RE relocations")
-        out = list(relocate(insns, list(p.core_relos), self.spec.btf, targets, log=self.log))
-        if len(out) == len(insns):
-            for new, old in zip(out, insns):
-                if old.symbol is not None and new.symbol is None:
-                    new.symbol = old.symbol
+        if self.core_cache is None:
+            from .btf.core import CoreCache  # type: ignore[import-not-found,attr-defined]
+
+            self.core_cache = CoreCache()
+        out = list(relocate(insns, list(p.core_relos), self.spec.btf, targets, log=self.log, prog_name=p.name,
+                            cache=self.core_cache))
+        # Keep symbolic references on instructions CO-RE left in place (slot numbering is preserved).
+        syms = {slot: ins for slot, ins in _slots(insns) if ins.symbol is not None}
+        for slot, new in _slots(out):
+            old = syms.get(slot)
+            if old is not None and new.symbol is None and new.opcode == old.opcode and new.src == old.src:
+                new.symbol = old.symbol
         return out
 
     def _patch(self, p: ObjectProgramSpec, insns: list[Instruction]) -> list[Instruction]:
@@ -466,6 +474,13 @@ class _Loader:
         if mod_fd is not None:
             ls.attach_btf_obj_fd = mod_fd.fd
         self.log(f"prog {p.name!r}: attach target {name!r} is [{tid}] in {where}")
+
+
+def _slots(insns: list[Instruction]) -> Any:
+    slot = 0
+    for ins in insns:
+        yield slot, ins
+        slot += ins.size
 
 
 def load_spec(spec: ObjectSpec, *, log: Log | None = None, log_level: int = 0, pin_root: str | None = None,

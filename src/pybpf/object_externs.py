@@ -47,17 +47,17 @@ def kernel_version_code(release: str | None = None) -> int:
     nums = []
     for piece in release.split(".")[:3]:
         digits = ""
-        for c in piece:
-            if not c.isdigit():
+        for ch in piece:
+            if not ch.isdigit():
                 break
-            digits += c
+            digits += ch
         if not digits:
             break
         nums.append(int(digits))
     if len(nums) < 3:
         return 0
-    a, b, c = nums
-    return (a << 16) | (b << 8) | min(c, 255)
+    major, minor, patch = nums
+    return (major << 16) | (minor << 8) | min(patch, 255)
 
 
 def read_kconfig() -> str:
@@ -196,10 +196,10 @@ def resolve_kconfig(externs: Iterable[ExternSpec], buf: bytearray, extra: str | 
             else:
                 text = text_src
             for name, value in _kconfig_lines(text):
-                e = by_name.get(name)
-                if e is None or name in done:
+                ke = by_name.get(name)
+                if ke is None or name in done:
                     continue
-                parse_kconfig_value(e, buf, value)
+                parse_kconfig_value(ke, buf, value)
                 done.add(name)
                 log_fn(f"extern (kcfg) {name!r}: set to {value}")
     for e in exts:

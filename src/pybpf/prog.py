@@ -486,6 +486,78 @@ class Program:
         return attach_iter(self, map, **params)
     # ============================================================ end tracing attach points
 
+    # ===================================================================================
+    # Network attach points (pybpf.links.net): thin delegates; see that module for the
+    # options, return types and minimum kernels.
+    # ===================================================================================
+    def attach_xdp(self, dev: str | int, mode: str | None = None, *, flags: int | None = None,
+                   replace: Any = None, via: str | None = None, netns: Any = None) -> Any:
+        """See :func:`pybpf.links.net.attach_xdp`."""
+        from .links.net import attach_xdp
+
+        return attach_xdp(self, dev, mode, flags=flags, replace=replace, via=via, netns=netns)
+
+    def attach_tcx(self, dev: str | int, direction: str = "ingress", *, before: Any = None, after: Any = None,
+                   expected_revision: int = 0, netns: Any = None) -> Any:
+        """See :func:`pybpf.links.net.attach_tcx`."""
+        from .links.net import attach_tcx
+
+        return attach_tcx(self, dev, direction, before=before, after=after, expected_revision=expected_revision,
+                          netns=netns)
+
+    def attach_tc(self, dev: str | int, direction: str = "ingress", *, priority: int = 1, handle: int = 1,
+                  direct_action: bool = True, replace: bool = False, netns: Any = None) -> Any:
+        """See :func:`pybpf.links.net.attach_tc`."""
+        from .links.net import attach_tc
+
+        return attach_tc(self, dev, direction, priority=priority, handle=handle, direct_action=direct_action,
+                         replace=replace, netns=netns)
+
+    def attach_cgroup(self, cgroup: Any, attach_type: Any = None, *, flags: int = 2, via: str | None = None,
+                      replace: Any = None) -> Any:
+        """See :func:`pybpf.links.net.attach_cgroup` (``flags`` default BPF_F_ALLOW_MULTI)."""
+        from .links.net import attach_cgroup
+
+        return attach_cgroup(self, cgroup, attach_type, flags=flags, via=via, replace=replace)
+
+    def attach_socket(self, sock: Any) -> Any:
+        """See :func:`pybpf.links.net.attach_socket`."""
+        from .links.net import attach_socket
+
+        return attach_socket(self, sock)
+
+    def attach_sk_lookup(self, netns: Any = None) -> Any:
+        """See :func:`pybpf.links.net.attach_sk_lookup`."""
+        from .links.net import attach_sk_lookup
+
+        return attach_sk_lookup(self, netns)
+
+    def attach_flow_dissector(self, netns: Any = None, *, via: str | None = None) -> Any:
+        """See :func:`pybpf.links.net.attach_flow_dissector`."""
+        from .links.net import attach_flow_dissector
+
+        return attach_flow_dissector(self, netns, via=via)
+
+    def attach_sk_skb(self, sockmap: Any, kind: str | None = None, *, via: str | None = None) -> Any:
+        """See :func:`pybpf.links.net.attach_sk_skb`."""
+        from .links.net import attach_sk_skb
+
+        return attach_sk_skb(self, sockmap, kind, via=via)
+
+    def attach_sk_msg(self, sockmap: Any, *, via: str | None = None) -> Any:
+        """See :func:`pybpf.links.net.attach_sk_msg`."""
+        from .links.net import attach_sk_msg
+
+        return attach_sk_msg(self, sockmap, via=via)
+
+    def attach_netfilter(self, pf: int | str, hooknum: int | str, priority: int, flags: int = 0, *,
+                         netns: Any = None) -> Any:
+        """See :func:`pybpf.links.net.attach_netfilter`."""
+        from .links.net import attach_netfilter
+
+        return attach_netfilter(self, pf, hooknum, priority, flags, netns=netns)
+    # ============================================================ end network attach points
+
 
 _KALLSYMS: Any = None
 

@@ -85,6 +85,9 @@ def test_xdp_drop_then_pass(veth: VethPair, via: str, mode: str):
             assert st.mode == mode and st.prog_ids == {mode: drop.id} and lk.prog_id == drop.id
             assert udp_delivered(veth) == 0
             assert count(c) >= 3
+            (entry,) = net.net_list(veth.ns_b)
+            assert (entry.kind, entry.ifname, entry.where, entry.prog_id) == ("xdp", veth.dev_b, mode, drop.id)
+            assert entry.link_id == (lk.id if via == "link" else 0)
             if via == "link":
                 li = lk.info()
                 assert li.type == pybpf.LinkType.XDP and li.prog_id == drop.id
@@ -170,6 +173,9 @@ def test_tcx_ingress_drop_and_order(veth: VethPair):
             with l2:
                 q = net.tcx_query(veth.dev_b, "ingress", veth.ns_b)
                 assert q.prog_ids == [nxt.id, drop.id] and q.link_ids == [l2.id, l1.id]
+                listed = [(e.kind, e.ifname, e.where, e.prog_id, e.link_id) for e in net.net_list(veth.ns_b)]
+                assert listed == [("tcx", veth.dev_b, "ingress", nxt.id, l2.id),
+                                  ("tcx", veth.dev_b, "ingress", drop.id, l1.id)]
                 with pytest.raises(pybpf.BPFError, match="changed since expected_revision"):
                     net.attach_tcx(nxt, veth.dev_b, "egress", expected_revision=rev + 100, netns=veth.ns_b)
                 with pytest.raises(pybpf.BPFError, match="already attached"):

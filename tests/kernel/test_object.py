@@ -3,7 +3,6 @@ CO-RE results, failure cleanup."""
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -32,6 +31,21 @@ def objs(tmp_path_factory):
 
 def _kernel_ids() -> dict[str, set[int]]:
     return {k: ids(k) for k in ("prog", "map", "btf", "link")}
+
+
+def _assert_nothing_new(before: dict[str, set[int]]) -> None:
+    """No prog/map/btf/link created since ``before`` survives (frees are deferred: poll)."""
+    import gc
+    import time
+
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while True:
+        new = {k: sorted(v - before[k]) for k, v in _kernel_ids().items() if v - before[k]}
+        if not new or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert not new, f"left behind after a failed load: {new}"
 
 
 def test_hello_counter(objs):
@@ -68,17 +82,17 @@ def test_rodata_set_before_load(objs):
     spec.rodata.verbose = 0
     with spec.load() as obj:
         p = obj.programs["count"]
-        assert p.test_run(data=bytes(64), ctx=_skb_ctx(42)).retval == 2  # TC_ACT_SHOT
-        assert p.test_run(data=bytes(64), ctx=_skb_ctx(1)).retval == 0
+        assert p.test_run(data=bytes(64), ctx=_skb_ctx(42), ctx_out_size=0).retval == 2  # TC_ACT_SHOT
+        assert p.test_run(data=bytes(64), ctx=_skb_ctx(1), ctx_out_size=0).retval == 0
         assert obj.bss.packets == 2 and obj.bss.bytes_seen == 128
         assert obj.rodata.target_pid == 42
         with pytest.raises((TypeError, pybpf.Error)):
             obj.rodata.target_pid = 1
         assert obj.data.data_counter == 7 + 2 * (3 + 42 + 9)
         assert obj.section(".data.custom").custom_data == 42
-        assert obj.data.pair_data.a == 1 + 2 * 5
+        assert obj.data.pair_data.a == 1 + 5  # the TC_ACT_SHOT run returned before updating it
         info = obj.maps[".rodata"].info()
-        assert info.map_flags & pybpf.MapFlags.RDONLY_PROG
+        assert info.flags & pybpf.MapFlags.RDONLY_PROG
 
 
 def test_rodata_constant_prunes_code(objs):
@@ -127,7 +141,8 @@ def test_spec_edit_max_entries(objs):
 def test_subprograms_run(objs):
     with pybpf.load(objs["subprogs"]) as obj:
         r = obj.programs["first"].test_run(data=bytes(64))
-        assert r.retval == (64 * 3 + 1 + 1) + (1 + 2 + 2)
+        skb_len = 64 - 14  # socket filters see the packet after the Ethernet header
+        assert r.retval == (skb_len * 3 + 1 + 1) + (1 + 2 + 2)
         counters = obj.maps["counters"]
         vals = [counters[i] for i in range(4)]
         vals = [v if isinstance(v, int) else int.from_bytes(v, "little") for v in vals]
@@ -158,7 +173,7 @@ def test_pinned_map_reused(objs):
         before = _kernel_ids()
         with pytest.raises(pybpf.Error, match="parameter mismatch"):
             spec.load(pin_root=root)
-        assert _kernel_ids() == before
+        _assert_nothing_new(before)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -204,7 +219,8 @@ def test_core_reads_current_task(objs):
         assert ev.pid == os.getpid()
         assert ev.ppid == os.getppid()
         with open("/proc/self/comm", "rb") as f:
-            assert ev.comm.rstrip(b"\0") == f.read().strip()[:15]
+            comm = ev.comm if isinstance(ev.comm, bytes) else ev.comm.encode()
+            assert comm.rstrip(b"\0") == f.read().strip()[:15]
         assert obj.bss.field_ok == 2
 
 
@@ -228,7 +244,7 @@ def test_verifier_error_releases_everything(objs):
     with pytest.raises(pybpf.VerifierError) as ei:
         spec.load()
     assert "count" in str(ei.value)
-    assert _kernel_ids() == before
+    _assert_nothing_new(before)
 
 
 def test_map_error_releases_everything(objs):
@@ -237,7 +253,7 @@ def test_map_error_releases_everything(objs):
     before = _kernel_ids()
     with pytest.raises(pybpf.BPFError):
         spec.load()
-    assert _kernel_ids() == before
+    _assert_nothing_new(before)
 
 
 @pytest.mark.skipif(shutil.which("bpftool") is None, reason="bpftool not installed")
@@ -270,7 +286,24 @@ def test_program_btf_and_func_info(objs):
         assert info.btf_id == cmds.btf_info(obj.btf_fd.fd)[0].id
 
 
-def test_struct_ops_not_supported_message():
-    with pytest.raises(OSError) as ei:
-        os.stat("/nonexistent-pybpf")
-    assert ei.value.errno == errno.ENOENT
+
+def test_load_with_sanitized_btf(objs, monkeypatch):
+    """Pretend the kernel knows no modern BTF kind: the sanitized BTF must still load."""
+    import pybpf.object
+    import pybpf.object_btf
+    from pybpf.elf.btffix import BTFFeatures
+
+    old = BTFFeatures(func=False, global_func=False, datasec=False, float=False, decl_tag=False, type_tag=False,
+                      enum64=False)
+    monkeypatch.setattr(pybpf.object_btf, "btf_features", lambda: old)
+    monkeypatch.setattr(pybpf.object, "btf_features", lambda: old)
+    lines: list[str] = []
+    with pybpf.load(objs["globals"], log=lines.append) as obj:
+        assert any("sanitized" in ln for ln in lines)
+        assert obj.btf_fd is not None
+        info = cmds.prog_info(obj.programs["count"].fd)
+        assert info.nr_func_info == 0  # no BTF_KIND_FUNC support -> no func_info, as libbpf
+        btf = pybpf.btf.BTF.from_bytes(cmds.btf_data(obj.btf_fd.fd))
+        assert not list(btf.iter_types("datasec")) and not list(btf.iter_types("func"))
+        obj.programs["count"].test_run(data=bytes(64), ctx=_skb_ctx(0), ctx_out_size=0)
+        assert obj.bss.packets == 1

@@ -449,3 +449,41 @@ def test_sanitize_global_func_only():
     f = next(t for t in out.iter_types(Kind.FUNC))
     assert f.linkage == Linkage.STATIC and len(out) == len(btf)
     assert out.find("big").kind == Kind.ENUM64  # untouched
+
+
+# ---------------------------------------------------------------------- linking (synthetic)
+def test_link_order_matches_libbpf_example():
+    """libbpf's bpf_object__relocate_calls() comment: mainA -> subA -> subB, mainB -> subC -> subB."""
+    from pybpf.elf.linker import Func, Reloc, RelocKind, link
+
+    CALL = (0x85, 0x10, 0, -1)
+    EXIT = (0x95, 0, 0, 0)
+
+    def call_to(cur_off: int, target_off: int):  # relocation-free call inside .text
+        return (0x85, 0x10, 0, target_off - cur_off - 1)
+
+    text = 1
+    # .text layout: subA @0 (2 insns), subB @2 (1 insn), subC @3 (2 insns)
+    sub_a = Func("subA", text, ".text", 0, [call_to(0, 2), EXIT], True)
+    sub_b = Func("subB", text, ".text", 2, [EXIT], True)
+    sub_c = Func("subC", text, ".text", 3, [call_to(3, 2), EXIT], True)
+    main_a = Func("mainA", 2, "xdp", 0, [CALL, EXIT], False, relos=[Reloc(RelocKind.CALL, 0, "subA", 0)])
+    main_b = Func("mainB", 3, "tc", 0, [CALL, EXIT], False, relos=[Reloc(RelocKind.CALL, 0, "subC", 24)])
+    funcs = [sub_a, sub_b, sub_c, main_a, main_b]
+    la = link(main_a, funcs, text, None)
+    lb = link(main_b, funcs, text, None)
+    assert la.subprogs == ["subA", "subB"] and lb.subprogs == ["subC", "subB"]
+    # mainA | subA | subB: call at 0 -> 2, subA's call at 2 -> 4
+    assert [s[3] for s in la.slots] == [1, 0, 1, 0, 0]
+    assert [s[3] for s in lb.slots] == [1, 0, 1, 0, 0]
+    # the original functions are untouched (each entry program relocates its own copy)
+    assert sub_a.slots[0] == call_to(0, 2)
+
+
+def test_link_missing_subprogram():
+    from pybpf.elf.linker import Func, Reloc, RelocKind, link
+
+    main = Func("m", 2, "xdp", 0, [(0x85, 0x10, 0, -1), (0x95, 0, 0, 0)], False,
+                relos=[Reloc(RelocKind.CALL, 0, "gone", 800)])
+    with pytest.raises(ELFError, match="no .text function"):
+        link(main, [main], 1, None)

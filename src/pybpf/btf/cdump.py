@@ -31,13 +31,21 @@ output of ~130k vmlinux types fast in pure Python.
 
 from __future__ import annotations
 
+import gc
 import sys
 from itertools import chain, compress, repeat
 from operator import add, and_, itemgetter, mod, mul, rshift
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from ..errors import BTFError
-from .cdump_raw import Tables
+from .cdump_decl import DeclMixin
+from .cdump_extra import cache_path, cache_store, kfunc_prototypes, sorted_ids, want_cache
+from .cdump_raw import (
+    ARRAY as _ARRAY, CONST as _CONST, DATASEC as _DATASEC, DECL_TAG as _DECL_TAG, ENUM as _ENUM,
+    ENUM64 as _ENUM64, FLOAT as _FLOAT, FUNC as _FUNC, FUNC_PROTO as _FUNC_PROTO, FWD as _FWD, INT as _INT,
+    PTR as _PTR, RESTRICT as _RESTRICT, STRUCT as _STRUCT, TYPE_TAG as _TYPE_TAG, TYPEDEF as _TYPEDEF,
+    UNION as _UNION, VAR as _VAR, VOLATILE as _VOLATILE, Tables,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .spec import BTF
@@ -45,18 +53,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["dump_c", "CDumper"]
 
-# BTF kinds
-_INT, _PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FWD, _TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _FUNC, \
-    _FUNC_PROTO, _VAR, _DATASEC, _FLOAT, _DECL_TAG, _TYPE_TAG, _ENUM64 = range(1, 20)
-
 _NOT_ORDERED, _ORDERING, _ORDERED = 0, 1, 2
 _NOT_EMITTED, _EMITTING, _EMITTED = 0, 1, 2
 
 _MOD_KINDS = frozenset({_VOLATILE, _CONST, _RESTRICT, _TYPE_TAG})
-_CHAIN_NEXT = frozenset({_PTR, _VOLATILE, _CONST, _RESTRICT, _FUNC_PROTO, _TYPE_TAG})
-_CHAIN_END = frozenset({_INT, _ENUM, _ENUM64, _FWD, _STRUCT, _UNION, _TYPEDEF, _FLOAT})
 _COMPOSITE = frozenset({_STRUCT, _UNION})
 _PEEL = frozenset({_PTR, _VOLATILE, _CONST, _RESTRICT, _TYPE_TAG, _ARRAY})
+_EMITTABLE = frozenset({_PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FWD, _TYPEDEF, _VOLATILE, _CONST, _RESTRICT,
+                        _FUNC_PROTO, _TYPE_TAG, _ENUM64})
 _SKIP_TOP = frozenset({_INT, _FLOAT, _FUNC, _VAR, _DATASEC, _DECL_TAG})
 _SIZED = frozenset({_INT, _STRUCT, _UNION, _ENUM, _ENUM64, _DATASEC, _FLOAT})
 _SIZE_FOLLOW = frozenset({_TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _VAR, _DECL_TAG, _TYPE_TAG})
@@ -68,7 +72,6 @@ _MISSING_BASE_TYPES = {
     "__Poly64_t": "unsigned long long",
     "__Poly128_t": "unsigned __int128",
 }
-_MARK = "\x00"
 _R8 = repeat(8)  # infinite iterators are safe to share: map() stops at the shortest input
 _R24 = repeat(24)
 _M24 = repeat(0xFFFFFF)
@@ -81,7 +84,7 @@ def _tabs(lvl: int) -> str:
     return _TABS[lvl] if lvl < len(_TABS) else "\t" * lvl
 
 
-class CDumper:
+class CDumper(DeclMixin):
     """Incremental BTF-to-C converter (libbpf's ``struct btf_dump``).
 
     :meth:`dump_type` emits a type and everything it needs that was not
@@ -112,6 +115,7 @@ class CDumper:
         self._decl_cache_anon: dict[int, str] = {}
         self._anon_inline = False
         self._queue: list[int] = []
+        self._top = 0  # dump_all's position in id order: INT/FLOAT ids below it count as ordered
 
     # ------------------------------------------------------------------ public API
     def text(self) -> str:
@@ -130,35 +134,37 @@ class CDumper:
     def dump_all(self, order: "Iterable[int] | None" = None) -> None:
         """Emit every type (in id order, or ``order``), the way bpftool does."""
         t = self.t
-        kind, ostate, w, data = t.kind, self._order, t.w, t.data
+        kind, ostate, w, data, st, vlen = t.kind, self._order, t.w, t.data, t.st, t.vlen
         order_type, emit = self._order_type, self._emit_type
-        ids: Iterable[int] = range(1, t.n) if order is None else order
+        if order is None:
+            # types that never emit anything at top level only need to become ORDERED
+            # before later types refer to them; _order_type checks _top for that
+            self._top = 0
+            ids: Iterable[int] = compress(range(t.n), map(_EMITTABLE.__contains__, kind))
+        else:
+            self._top = 0
+            ids = order
+        track = order is None
+        oget = ostate.__getitem__
         for i in ids:
+            if track:
+                self._top = i
+            if ostate[i] == _ORDERED:
+                continue  # ordered types emit nothing new at top level
             k = kind[i]
             if k in _SKIP_TOP:
                 ostate[i] = _ORDERED
                 continue
-            if ostate[i] == _ORDERED:
-                continue  # ordered types emit nothing new at top level
             if k == _FUNC_PROTO:
                 # usually all of a prototype's types are ordered already
                 d = data[i]
-                if ostate[t.st[i]] == _ORDERED and all(
-                        ostate[x] == _ORDERED for x in w[d + 1:d + 2 * (w[d - 2] & 0xFFFF):2]):
+                if ostate[st[i]] == _ORDERED and min(map(oget, w[d + 1:d + 2 * vlen[i]:2]), default=2) == 2:
                     continue
             self._queue = queue = []
             order_type(i, False)
             for q in queue:
                 emit(q, 0)
-
-    def type_decl(self, type_id: int, name: str = "", lvl: int = 0) -> str:
-        """A C declaration of ``name`` with type ``type_id`` (``int (*name)(void)``)."""
-        saved, self.out = self.out, []
-        try:
-            self._decl(type_id, name, lvl)
-            return "".join(self.out)
-        finally:
-            self.out = saved
+        self._top = 0
 
     # ------------------------------------------------------------------ helpers
     def _warn(self, msg: str) -> None:
@@ -173,7 +179,7 @@ class CDumper:
     def _mark_referenced(self) -> "set[int]":
         """Ids referenced by some type (all C-level iteration: vmlinux has ~130k types)."""
         t = self.t
-        w, kind, vlen, data, st, n = t.w, t.kind, t.vlen, t.data, t.st, t.n
+        w, kind, vlen, data, st = t.w, t.kind, t.vlen, t.data, t.st
         simple = frozenset({_PTR, _TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _FUNC, _VAR, _DECL_TAG, _TYPE_TAG})
         refs = set(compress(st, map(simple.__contains__, kind)))
         arr = list(map(_ARRAY.__eq__, kind))
@@ -273,11 +279,6 @@ class CDumper:
         return self.t.st[type_id] % max(aligns) != 0
 
     # ------------------------------------------------------------------ names
-    def _name_dups(self, names: dict[str, int], name: str) -> int:
-        n = names.get(name, 0) + 1
-        names[name] = n
-        return n
-
     def _resolve_name(self, type_id: int, names: dict[str, int]) -> str:
         t = self.t
         orig = t.name[type_id]
@@ -371,7 +372,8 @@ class CDumper:
             return int(strong)
         if k in (_INT, _FLOAT):
             ostate[type_id] = _ORDERED
-            return 0
+            # the id-order top-level loop marks these ORDERED when it passes them
+            return 1 if type_id < self._top else 0
         if k in (_FUNC, _VAR, _DATASEC, _DECL_TAG):
             ostate[type_id] = _ORDERED
             return 0
@@ -632,274 +634,6 @@ class CDumper:
         self.out.append("typedef ")
         self._decl(t.st[type_id], name, lvl)
 
-    # ------------------------------------------------------------------ declarations
-    def _decl(self, type_id: int, fname: str, lvl: int) -> None:
-        """``btf_dump_emit_type_decl`` with a per-type template cache."""
-        if fname:
-            hit = self._decl_cache.get(type_id)
-            if hit is not None:
-                self.out.append(f"{hit[0]}{fname}{hit[1]}")
-                return
-        else:
-            hit2 = self._decl_cache_anon.get(type_id)
-            if hit2 is not None:
-                self.out.append(hit2)
-                return
-        saved_out, saved_anon = self.out, self._anon_inline
-        self.out = []
-        self._anon_inline = False
-        try:
-            self._decl_uncached(type_id, _MARK if fname else "", lvl)
-            text = "".join(self.out)
-            anon = self._anon_inline
-        finally:
-            self.out = saved_out
-            self._anon_inline = saved_anon or self._anon_inline
-        if fname:
-            pre, _, post = text.partition(_MARK)
-            if not anon:
-                self._decl_cache[type_id] = (pre, post)
-            self.out.append(f"{pre}{fname}{post}")
-        else:
-            if not anon:
-                self._decl_cache_anon[type_id] = text
-            self.out.append(text)
-
-    def _decl_uncached(self, type_id: int, fname: str, lvl: int) -> None:
-        t = self.t
-        kind, st, w, data = t.kind, t.st, t.w, t.data
-        stack: list[int] = []
-        cur = type_id
-        for _ in range(10000):
-            stack.append(cur)
-            if cur == 0:
-                break
-            k = kind[cur]
-            if k in _CHAIN_NEXT:
-                cur = st[cur]
-            elif k == _ARRAY:
-                cur = w[data[cur]]
-            else:
-                if k not in _CHAIN_END:
-                    self._warn(f"unexpected type in decl chain, kind {k}, id [{cur}]")
-                break
-        self._chain(stack, fname, lvl)
-
-    def _emit_mods(self, decls: list[int]) -> None:
-        kind = self.t.kind
-        p = self.out.append
-        while decls:
-            k = kind[decls[-1]] if decls[-1] else 0
-            if k == _VOLATILE:
-                p("volatile ")
-            elif k == _CONST:
-                p("const ")
-            elif k == _RESTRICT:
-                p("restrict ")
-            else:
-                return
-            decls.pop()
-
-    def _drop_mods(self, decls: list[int]) -> None:
-        kind = self.t.kind
-        while decls and decls[-1] and kind[decls[-1]] in _MOD_KINDS:
-            decls.pop()
-
-    def _chain(self, decls: list[int], fname: str, lvl: int) -> None:
-        t = self.t
-        kind, w, data = t.kind, t.w, t.data
-        p = self.out.append
-        last_was_ptr = True
-        while decls:
-            tid = decls.pop()
-            if tid == 0:
-                self._emit_mods(decls)
-                p("void")
-                last_was_ptr = False
-                continue
-            k = kind[tid]
-            if k == _INT or k == _FLOAT:
-                self._emit_mods(decls)
-                p(t.name[tid])
-            elif k == _STRUCT or k == _UNION:
-                self._emit_mods(decls)
-                if not t.name[tid]:
-                    self._anon_inline = True
-                    self._struct_def(tid, lvl)
-                else:
-                    p(f"{'struct' if k == _STRUCT else 'union'} {self.type_name(tid)}")
-            elif k == _ENUM or k == _ENUM64:
-                self._emit_mods(decls)
-                if not t.name[tid]:
-                    self._anon_inline = True
-                    self._enum_def(tid, lvl)
-                else:
-                    p(f"enum {self.type_name(tid)}")
-            elif k == _FWD:
-                self._emit_mods(decls)
-                p(f"{'union' if t.kflag[tid] else 'struct'} {self.type_name(tid)}")
-            elif k == _TYPEDEF:
-                self._emit_mods(decls)
-                p(self.ident_name(tid))
-            elif k == _PTR:
-                p("*" if last_was_ptr else " *")
-            elif k == _VOLATILE:
-                p(" volatile")
-            elif k == _CONST:
-                p(" const")
-            elif k == _RESTRICT:
-                p(" restrict")
-            elif k == _TYPE_TAG:
-                self._emit_mods(decls)
-                if t.kflag[tid]:
-                    p(f" __attribute__(({t.name[tid]}))")
-                else:
-                    p(f' __attribute__((btf_type_tag("{t.name[tid]}")))')
-            elif k == _ARRAY:
-                nelems = w[data[tid] + 2]
-                self._drop_mods(decls)
-                if not decls:
-                    if fname and not last_was_ptr:
-                        p(" ")
-                    p(f"{fname}[{nelems}]")
-                    return
-                multidim = decls[-1] != 0 and kind[decls[-1]] == _ARRAY
-                if fname and not last_was_ptr:
-                    p(" ")
-                if not multidim:
-                    p("(")
-                self._chain(decls, fname, lvl)
-                if not multidim:
-                    p(")")
-                p(f"[{nelems}]")
-                return
-            elif k == _FUNC_PROTO:
-                self._drop_mods(decls)
-                if decls:
-                    p(" (")
-                    self._chain(decls, fname, lvl)
-                    p(")")
-                else:
-                    if fname and not last_was_ptr:
-                        p(" ")
-                    p(fname)
-                p("(")
-                vlen = t.vlen[tid]
-                d = data[tid]
-                if vlen == 0 or (vlen == 1 and w[d + 1] == 0):
-                    p("void)")
-                    return
-                get = t.strs_get
-                for i in range(vlen):
-                    if i:
-                        p(", ")
-                    ptype = w[d + 2 * i + 1]
-                    if i == vlen - 1 and ptype == 0:
-                        p("...")
-                        break
-                    pname = get(w[d + 2 * i])
-                    if pname is None:
-                        pname = t.string(w[d + 2 * i])
-                    self._decl(ptype, pname, lvl)
-                p(")")
-                return
-            else:
-                self._warn(f"unexpected type in decl chain, kind {k}, id [{tid}]")
-                return
-            last_was_ptr = k == _PTR
-        if fname and not last_was_ptr:
-            p(" ")
-        p(fname)
-
-
-# ---------------------------------------------------------------------- bpftool-style sorting
-def _str_hash(s: str) -> int:
-    h = 0
-    for c in s.encode("utf-8", "surrogateescape"):
-        h = (h * 31 + c) & 0xFFFFFFFFFFFFFFFF
-    return h
-
-
-def _sorted_ids(d: CDumper) -> list[int]:
-    """bpftool's ``sort_btf_c`` order (types ranked by kind, then by name)."""
-    t = d.t
-    kind, name, st, w, data, vlen = t.kind, t.name, t.st, t.w, t.data, t.vlen
-    mask = 0xFFFFFFFFFFFFFFFF
-
-    def target(i: int) -> int:
-        return w[data[i]] if kind[i] == _ARRAY else st[i]
-
-    follow = {_TYPE_TAG, _CONST, _PTR, _VOLATILE, _RESTRICT, _TYPEDEF, _DECL_TAG, _ARRAY}
-
-    def rank(i: int) -> int:
-        has_name = False
-        for _ in range(64):
-            k = kind[i]
-            if name[i]:
-                has_name = True
-            if k in (_ENUM, _ENUM64):
-                return 1 if has_name else 0
-            if k in (_INT, _FLOAT):
-                return 2
-            if k in (_STRUCT, _UNION):
-                return 3 if has_name else 10
-            if k == _FUNC_PROTO:
-                return 4 if has_name else 10
-            if k in follow and has_name:
-                i = target(i)
-                continue
-            return 10
-        return 10
-
-    def sort_name(i: int, from_ref: bool = False) -> str:
-        for _ in range(64):
-            k = kind[i]
-            if k in (_ENUM, _ENUM64):
-                if not from_ref and not name[i] and vlen[i]:
-                    return t.string(w[data[i]])
-                return name[i]
-            if k in follow:
-                i, from_ref = target(i), True
-                continue
-            return name[i]
-        return name[i]
-
-    def disambig(i: int, members: bool, depth: int = 0) -> int:
-        h = 0
-        if name[i]:
-            h = (h * 31 + _str_hash(name[i])) & mask
-        k = kind[i]
-        if depth > 64:
-            return h
-        if k in (_ENUM, _ENUM64):
-            step = 3 if k == _ENUM64 else 2
-            for j in range(data[i], data[i] + step * vlen[i], step):
-                s = t.string(w[j])
-                if s:
-                    h = (h * 31 + _str_hash(s)) & mask
-        elif k in (_STRUCT, _UNION) and members:
-            for j in range(data[i], data[i] + 3 * vlen[i], 3):
-                s = t.string(w[j])
-                if s:
-                    h = (h * 31 + _str_hash(s)) & mask
-                h = (h * 31 + disambig(w[j + 1], False, depth + 1)) & mask
-        elif k == _ARRAY:
-            h = (h * 31 + w[data[i] + 2]) & mask
-            h = (h * 31 + disambig(w[data[i]], members, depth + 1)) & mask
-        elif k in follow:
-            h = (h * 31 + disambig(st[i], members, depth + 1)) & mask
-        return h
-
-    keys = []
-    for i in range(1, t.n):
-        r = rank(i)
-        if r == 10 and kind[i] in _SKIP_TOP:
-            keys.append((r, "", "", 0, i))
-            continue
-        keys.append((r, sort_name(i).encode(), name[i].encode(), disambig(i, True), i))
-    keys.sort()
-    return [k[-1] for k in keys]
-
 
 # ---------------------------------------------------------------------- entry point
 def _root_ids(btf: "BTF", types: "Iterable[Type | int | str]") -> list[int]:
@@ -914,32 +648,9 @@ def _root_ids(btf: "BTF", types: "Iterable[Type | int | str]") -> list[int]:
     return ids
 
 
-def _kfuncs(d: CDumper) -> str:
-    t = d.t
-    kind, name, st, w, data = t.kind, t.name, t.st, t.w, t.data
-    kfuncs: dict[int, str] = {}
-    fastcall: set[int] = set()
-    for i in range(1, t.n):
-        if kind[i] != _DECL_TAG or w[data[i]] != 0xFFFFFFFF:
-            continue
-        f = st[i]
-        if kind[f] != _FUNC:
-            continue
-        if name[i] == "bpf_kfunc":
-            kfuncs[f] = name[f]
-        elif name[i] == "bpf_fastcall":
-            fastcall.add(f)
-    out = ["\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n"]
-    for f in sorted(kfuncs, key=lambda f: kfuncs[f].encode()):
-        out.append("extern " + ("__bpf_fastcall " if f in fastcall else "") +
-                   d.type_decl(st[f], name[f]) + " __weak __ksym;\n")
-    out.append("#endif\n\n")
-    return "".join(out)
-
-
 def dump_c(btf: "BTF", *, types: "Iterable[Type | int | str] | None" = None,
            header_guard: "str | None" = "__VMLINUX_H__", preserve_access_index: bool = True,
-           kfuncs: bool = False, sort: bool = False) -> str:
+           kfuncs: bool = False, sort: bool = False, cache: "bool | None" = None) -> str:
     """C source declaring ``btf``'s types, like ``bpftool btf dump ... format c``.
 
     ``types``: only these roots (ids, names or Types) and what they need;
@@ -949,7 +660,35 @@ def dump_c(btf: "BTF", *, types: "Iterable[Type | int | str] | None" = None,
     ``kfuncs``: append ``extern ... __weak __ksym`` prototypes of kfuncs
     (newer bpftool's ``BPF_NO_KFUNC_PROTOTYPES`` section). ``sort``: newer
     bpftool's stable name-sorted order instead of id order.
+
+    ``cache``: keep the result on disk (next to the BTF index cache, keyed by
+    a hash of the BTF and the options) and reuse it: True, False, or None
+    (default) for blobs of 256 KiB and more such as vmlinux.
     """
+    roots = None if types is None else _root_ids(btf, types)
+    opts = (roots, header_guard, preserve_access_index, kfuncs, sort)
+    path = cache_path(btf, opts) if want_cache(btf, cache) else None
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                return f.read()
+        except OSError:
+            pass
+    # ~10^5 short-lived containers: generational GC passes would only slow this down
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        text = _dump(btf, roots, header_guard, preserve_access_index, kfuncs, sort)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    if path is not None:
+        cache_store(path, text)
+    return text
+
+
+def _dump(btf: "BTF", roots: "list[int] | None", header_guard: "str | None", preserve_access_index: bool,
+          kfuncs: bool, sort: bool) -> str:
     d = CDumper(btf)
     head: list[str] = []
     if header_guard:
@@ -963,15 +702,15 @@ def dump_c(btf: "BTF", *, types: "Iterable[Type | int | str] | None" = None,
                     "#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n"
                     "#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n"
                     "#define __bpf_fastcall\n#endif\n#endif\n\n")
-    if types is not None:
-        for tid in _root_ids(btf, types):
+    if roots is not None:
+        for tid in roots:
             d.dump_type(tid)
     else:
-        d.dump_all(_sorted_ids(d) if sort else None)
+        d.dump_all(sorted_ids(d) if sort else None)
     body = d.text()
     tail: list[str] = []
-    if kfuncs and types is None:
-        tail.append(_kfuncs(d))
+    if kfuncs and roots is None:
+        tail.append(kfunc_prototypes(d))
     if preserve_access_index:
         tail.append("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n")
     if header_guard:
@@ -979,8 +718,8 @@ def dump_c(btf: "BTF", *, types: "Iterable[Type | int | str] | None" = None,
     return "".join(head) + body + "".join(tail)
 
 
-if __name__ == "__main__":  # pragma: no cover - python -m pybpf.btf.cdump [file]
-    from .spec import BTF
-    src = sys.argv[1] if len(sys.argv) > 1 else None
-    b = BTF.from_bytes(open(src, "rb").read()) if src else BTF.load_vmlinux()
-    sys.stdout.write(dump_c(b))
+if __name__ == "__main__":  # pragma: no cover - python -m pybpf.btf.cdump [BTF file]
+    from .spec import BTF as _BTF
+    _src = sys.argv[1] if len(sys.argv) > 1 else None
+    _b = _BTF.from_bytes(open(_src, "rb").read()) if _src else _BTF.load_vmlinux()
+    sys.stdout.write(dump_c(_b))

@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Tables"]
 
+# BTF kind numbers (include/uapi/linux/btf.h), as plain ints for speed
+INT, PTR, ARRAY, STRUCT, UNION, ENUM, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, \
+    FUNC_PROTO, VAR, DATASEC, FLOAT, DECL_TAG, TYPE_TAG, ENUM64 = range(1, 20)
+
 _EXTRA_W = [e // 4 for e in F.EXTRA_SIZE]
 _VLEN_W = [v // 4 for v in F.VLEN_SIZE]
 

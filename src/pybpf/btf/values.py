@@ -210,7 +210,6 @@ class _Build:
         raise CodecError(f"{self._name(t) if k != Kind.UNKN else 'void'} has no value representation")
 
     def _composite(self, t: Type, alias: str, depth: int) -> Codec:
-        btf = self.btf
         is_union = t.kind == Kind.UNION
         name = t.name or alias or ("anon_union" if is_union else "anon_struct")
         fields: list[Field] = []
@@ -246,14 +245,7 @@ class _Build:
         return cls(t.size, name, fields, t, self.order)  # type: ignore[attr-defined]
 
 
-def __getattr__(name: str) -> Any:  # lazy re-exports keep import cost low
-    if name == "ctypes_type":
-        from .values_ctypes import ctypes_type
-        return ctypes_type
-    if name == "DatasecView":
-        from .values_view import DatasecView
-        return DatasecView
-    if name in ("format_value", "format_entry", "dumps_bpftool"):
-        from . import values_format
-        return getattr(values_format, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# re-exports (these modules import codec_for lazily, so there is no cycle)
+from .values_ctypes import ctypes_type  # noqa: E402
+from .values_format import dumps_bpftool, format_entry, format_value  # noqa: E402
+from .values_view import DatasecView  # noqa: E402

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ctypes
 import sys
 import weakref
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BTFError
 from .types import Kind, Type
@@ -49,6 +49,22 @@ def ctypes_type(btf: "BTF", t: "Type | int | str") -> Any:
     except TypeError:  # pragma: no cover
         cache = {}
     return _CT(btf, cache).get(_lookup(btf, t), "", 0)
+
+
+_SIGNED_CT = frozenset(_SINT.values()) | {ctypes.c_char}
+_INT_CT = _SIGNED_CT | frozenset(_UINT.values()) | {ctypes.c_bool}
+
+
+def _as_bits(members: list) -> list:
+    """Last resort: plain integer members become full-width bitfields, so a bitfield
+    storage unit may span them (C lets units overlap earlier members, ctypes does not)."""
+    out = []
+    for n, ct, off, bits, anon in members:
+        if not bits and ct in _INT_CT and off % 8 == 0:
+            out.append((n, _SINT if ct in _SIGNED_CT else _UINT, off, ctypes.sizeof(ct) * 8, anon))
+        else:
+            out.append((n, ct, off, bits, anon))
+    return out
 
 
 def _align_up(x: int, a: int) -> int:
@@ -109,11 +125,17 @@ class _CT:
             size = t.size  # type: ignore[attr-defined]
             if k == Kind.DATASEC and not size:
                 size = max((off // 8 + ctypes.sizeof(ct) for _n, ct, off, _b, _a in members), default=0)
-            for packed in (False, True):
+            for mode in range(3):
                 try:
-                    return self._build(name, k == Kind.UNION, size, members, packed)
+                    return self._build(name, k == Kind.UNION, size, _as_bits(members) if mode == 2 else members,
+                                       mode > 0)
                 except _Retry:
                     continue
+            if k != Kind.UNION:
+                try:
+                    return self._overlay(name, size, members)
+                except _Retry:
+                    pass
             raise BTFError(f"ctypes_type: cannot reproduce the layout of {self.btf.type_name(t)}")
         if k == Kind.FWD:
             raise BTFError(f"ctypes_type: {self.btf.type_name(t)} is incomplete (forward declaration)")
@@ -274,4 +296,34 @@ class _CT:
                 raise _Retry()
             if bb and (desc.size >> 16 != bb or desc.size & 0xFFFF != bitoff):
                 raise _Retry()
+        return cls
+
+    def _overlay(self, name: str, size: int, members: list) -> Any:
+        """Any layout, as a union of overlays: one packed struct with the plain
+        members and, per bitfield, a packed struct holding padding and one
+        storage unit (C lets bitfield units overlap other members; ctypes
+        Structures cannot)."""
+        plain = [m for m in members if not m[3]]
+        parts = [("_base", self._build(f"{name}_base", False, size, plain, True))]
+        for idx, (bn, kinds, boff, bb, _a) in enumerate(m for m in members if m[3]):
+            unit = 1
+            while unit < 8 and (boff % 8 + bb + 7) // 8 > unit:
+                unit *= 2
+            start = min(boff // 8, max(0, size - unit))
+            if start * 8 + unit * 8 < boff + bb or (boff + bb + 7) // 8 > size:
+                raise _Retry()
+            fields: list[tuple] = []
+            if start:
+                fields.append(("_pad_0", ctypes.c_uint8 * start))
+            fields.append(("_pad_1", ctypes.c_uint8 * 0))
+            if boff - start * 8:
+                fields.append(("_pad_2", _UINT[unit], boff - start * 8))
+            fields.append((bn or f"_anon_bits_{idx}", kinds[unit], bb))
+            ov = type(f"{name}_bits{idx}", (ctypes.Structure,), {"_pack_": 1})
+            ov._fields_ = fields
+            parts.append((f"_bits{idx}", ov))
+        cls = type(name, (ctypes.Union,), {"_pack_": 1, "_anonymous_": tuple(p[0] for p in parts)})
+        cls._fields_ = parts
+        if ctypes.sizeof(cls) != size:
+            raise _Retry()
         return cls

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..errors import BTFError, Error
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .spec import BTF
     from .types import Type
     from .values_struct import _DecGen, _EncGen
 
@@ -276,11 +275,12 @@ class BitIntCodec(Codec):
 
 def bitfield_value(name: str, v: Any, bits: int, signed: bool) -> int:
     """``v`` checked to fit ``bits`` bits, as an unsigned bit pattern."""
+    pre = f"{name}: " if name else ""
     if not isinstance(v, int):
-        raise CodecError(f"{name}: expected an int, got {type(v).__name__} {v!r}")
+        raise CodecError(f"{pre}expected an int, got {type(v).__name__} {v!r}")
     lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
     if not lo <= v <= hi:
-        raise CodecError(f"{name}: {v} does not fit a {bits}-bit {'signed' if signed else 'unsigned'} bitfield "
+        raise CodecError(f"{pre}{v} does not fit a {bits}-bit {'signed' if signed else 'unsigned'} bitfield "
                          f"[{lo}, {hi}]")
     return v & ((1 << bits) - 1)
 

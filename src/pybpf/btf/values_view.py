@@ -148,7 +148,7 @@ class DatasecView:
 
     def to_dict(self) -> dict[str, Any]:
         """Every variable decoded."""
-        from .values_struct import _plain
+        from .values_objects import _plain
         return {n: _plain(vi.codec.decode(self._slice(vi))) for n, vi in self._dsv_vars.items()}
 
     def update(self, values: "dict[str, Any] | None" = None, **kw: Any) -> None:

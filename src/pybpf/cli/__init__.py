@@ -6,7 +6,6 @@ exit non-zero (``-d/--debug`` shows the traceback).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Callable, Sequence
@@ -90,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _print_error(ctx, f"{e.strerror or e}" + (f": {e.filename}" if getattr(e, "filename", None) else ""))
         return 1
+    except Exception as e:  # noqa: BLE001 - a bug, still one line (the traceback with -d)
+        if ctx.debug:
+            raise
+        _print_error(ctx, f"internal error: {type(e).__name__}: {e} (run with -d for the traceback)")
+        return 1
 
 
 def _print_error(ctx: Context, msg: str) -> None:
@@ -109,6 +113,8 @@ def _dispatch(ctx: Context, rest: list[str]) -> int:
     matches = [k for k in OBJECTS if k.startswith(obj)][:1]  # bpftool: first match in table order
     if not matches and (obj == "V" or "version".startswith(obj)):
         if ctx.json:
+            import json
+
             print(json.dumps({"version": __version__, "features": {"libbpf_strict": False}}))
         else:
             print(f"pybpf v{__version__}\nusing pybpf (pure Python, kernel {os.uname().release})")

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from typing import Any, Callable, Sequence
 
 
-@dataclasses.dataclass
 class Context:
-    """Global options (bpftool's -j/-p/-d/-f/-n)."""
+    """Global options (bpftool's -j/-p/-d/-f/-n). (A plain class: dataclasses costs ~4 ms of import.)"""
 
-    json: bool = False
-    pretty: bool = False
-    debug: bool = False
-    bpffs: bool = False
-    nomount: bool = False
+    __slots__ = ("json", "pretty", "debug", "bpffs", "nomount")
 
-    def emit_json(self, obj: Any) -> None:
-        """Print ``obj`` as bpftool's JSON writer would (its pretty layout with -p)."""
+    def __init__(self, json: bool = False, pretty: bool = False, debug: bool = False, bpffs: bool = False,
+                 nomount: bool = False) -> None:
+        self.json, self.pretty, self.debug, self.bpffs, self.nomount = json, pretty, debug, bpffs, nomount
+
+    def __repr__(self) -> str:
+        return "Context(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
+
+    def emit_json(self, obj: Any, fast: bool = False) -> None:
+        """Print ``obj`` as bpftool's JSON writer would (its pretty layout with -p);
+        ``fast``: no :class:`~pybpf.cli._json.Raw` values inside (C encoder for compact output)."""
         from ._json import dumps
 
-        sys.stdout.write(dumps(obj, self.pretty) + "\n")
+        sys.stdout.write(dumps(obj, self.pretty, fast) + "\n")
 
 
 class CLIError(Exception):
@@ -45,7 +47,7 @@ def need_root(what: str) -> None:
 
 # ----------------------------------------------------------------------------- grammar
 def is_prefix(pfx: str, word: str) -> bool:
-    """bpftool's is_prefix(): ``pfx`` is a (possibly empty... no: non-empty) prefix of ``word``."""
+    """bpftool's is_prefix(): ``pfx`` is a non-empty prefix of ``word``."""
     return bool(pfx) and word.startswith(pfx)
 
 

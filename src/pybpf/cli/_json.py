@@ -96,8 +96,16 @@ class _Writer:
                 out.append(quote(str(v)))
 
 
-def dumps(obj: Any, pretty: bool = False) -> str:
-    """``obj`` (dicts keep their order) as bpftool's writer prints it, without the final newline."""
+def dumps(obj: Any, pretty: bool = False, fast: bool = False) -> str:
+    """``obj`` (dicts keep their order) as bpftool's writer prints it, without the final newline.
+
+    ``fast``: ``obj`` holds no :class:`Raw` and no control characters in strings, so compact
+    output can come from the C json encoder (same text).
+    """
+    if fast and not pretty:
+        import json
+
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
     w = _Writer(pretty)
     w.value(obj)
     return "".join(w.out)

@@ -19,9 +19,10 @@ import dataclasses
 from typing import Iterable
 
 from ..btf.spec import BTF
+from ..btf import types as bt
 from ..btf.types import (
     Const, Datasec, Enum, Enum64, EnumValue, Float, Func, FuncProto, Int, Kind, Linkage, Member,
-    Struct, Type, Typedef, TypeTag, Union, Var, VarSecinfo,
+    Struct, Type, Typedef, TypeTag, Var, VarSecinfo,
 )
 from ..btf.writer import Builder
 from ..errors import BTFError, ELFError
@@ -58,6 +59,18 @@ class BTFPatcher:
 
     def ids(self) -> range:
         return range(self.btf.first_id, self.last_id + 1)
+
+    def ids_of_kind(self, kind: Kind) -> list[int]:
+        """Ids of the types of ``kind`` (the original's by kind index, then appended ones)."""
+        out = [t.id or 0 for t in self.btf.iter_types(kind)]
+        out.extend(self.btf.last_id + 1 + i for i, t in enumerate(self._extra) if t.kind == kind)
+        return out
+
+    def ids_named(self, name: str) -> list[int]:
+        """Ids of the types called ``name`` (original and appended)."""
+        out = [t.id or 0 for t in self.btf.find_all(name)]
+        out.extend(self.btf.last_id + 1 + i for i, t in enumerate(self._extra) if t.name == name)
+        return out
 
     def put(self, type_id: int, t: Type) -> None:
         if not self.btf.first_id <= type_id <= self.last_id:
@@ -99,7 +112,7 @@ def copy_datasec(t: Datasec, size: int | None = None, vars: Iterable[VarSecinfo]
     return Datasec(t.name, t.size if size is None else size, vs)
 
 
-def copy_members(t: "Struct | Union") -> list[Member]:
+def copy_members(t: "Struct | bt.Union") -> list[Member]:
     return [Member(m.name, m.type_id or 0, m.bit_offset, m.bitfield_size) for m in t.members]
 
 
@@ -113,7 +126,7 @@ def _find_var_sym(elf: ElfObject, name: str):  # type: ignore[no-untyped-def]
 
 def fixup_datasecs(p: BTFPatcher, elf: ElfObject) -> None:
     """libbpf's ``bpf_object_fixup_btf()`` over every DATASEC."""
-    for tid in p.ids():
+    for tid in p.ids_of_kind(Kind.DATASEC):
         t = p[tid]
         if not isinstance(t, Datasec):
             continue
@@ -154,7 +167,7 @@ def mark_static(p: BTFPatcher, names: Iterable[str]) -> None:
     want = set(names)
     if not want:
         return
-    for tid in p.ids():
+    for tid in sorted(i for n in want for i in p.ids_named(n)):
         t = p[tid]
         if isinstance(t, Func) and t.linkage == Linkage.GLOBAL and t.name in want:
             p.put(tid, Func(t.name, t.proto_id or 0, Linkage.STATIC))
@@ -215,5 +228,6 @@ def sanitize(btf: BTF, feats: BTFFeatures) -> BTF:
         elif not feats.enum64 and isinstance(t, Enum64):
             if not placeholder:
                 placeholder = p.add(Int("enum64_placeholder", 1))
-            p.put(tid, Union(t.name, t.size, [Member(v.name, placeholder, 0) for v in t.values], kind_flag=False))
+            p.put(tid, bt.Union(t.name, t.size, [Member(v.name, placeholder, 0) for v in t.values],  # type: ignore[operator]
+                                kind_flag=False))
     return p.build()

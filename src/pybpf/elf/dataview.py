@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from ..btf.types import Array, Datasec, Enum, Enum64, Float, Int, IntEncoding, Ptr, Type, Var
 from ..btf.types import Struct as _Struct
-from ..btf.types import Union as _Union
+from ..btf import types as _bt
+
+_Composite: tuple[type, ...] = (_Struct, _bt.Union)  # type: ignore[assignment]
 from ..errors import Error
 
 if TYPE_CHECKING:
@@ -53,8 +55,8 @@ def decode_value(btf: "BTF", t: Type, buf: Any, off: int) -> Any:
             return bytes(buf[off:off + t.nelems])
         es = btf.sizeof(et)
         return [decode_value(btf, et, buf, off + i * es) for i in range(t.nelems)]
-    if isinstance(t, (_Struct, _Union)):
-        return StructView(btf, t, buf, off)
+    if isinstance(t, _Composite):
+        return StructView(btf, t, buf, off)  # type: ignore[arg-type]
     raise Error(f"cannot decode a value of BTF kind {t.kind.name}")
 
 
@@ -87,8 +89,8 @@ def encode_value(btf: "BTF", t: Type, buf: Any, off: int, value: Any) -> None:
             raise ValueError(f"{len(value)} elements do not fit in {t.nelems}")
         for i, v in enumerate(value):
             encode_value(btf, et, buf, off + i * es, v)
-    elif isinstance(t, (_Struct, _Union)) and isinstance(value, dict):
-        view = StructView(btf, t, buf, off)
+    elif isinstance(t, _Composite) and isinstance(value, dict):
+        view = StructView(btf, t, buf, off)  # type: ignore[arg-type]
         for k, v in value.items():
             setattr(view, k, v)
     else:
@@ -175,7 +177,7 @@ class _View:
 class StructView(_View):
     """A struct/union value inside a section buffer."""
 
-    def __init__(self, btf: "BTF", t: "_Struct | _Union", buf: Any, off: int) -> None:
+    def __init__(self, btf: "BTF", t: "_Struct | _bt.Union", buf: Any, off: int) -> None:
         fields = {m.name: (m.bit_offset // 8, m.type) for m in t.members if m.name}
         super().__init__(btf, buf, off, fields)
         object.__setattr__(self, "_bits", {m.name: (m.bit_offset, m.bitfield_size)

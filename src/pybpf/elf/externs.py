@@ -94,7 +94,7 @@ def _kcfg_type(p: BTFPatcher, tid: int) -> tuple[KcfgType | None, bool]:
 
 
 def _find_extern_btf(p: BTFPatcher, name: str) -> int:
-    for tid in p.ids():
+    for tid in sorted(p.ids_named(name)):
         t = p[tid]
         if not isinstance(t, (Var, Func)) or t.name != name:
             continue
@@ -107,7 +107,7 @@ def _find_extern_btf(p: BTFPatcher, name: str) -> int:
 
 
 def _find_sec(p: BTFPatcher, type_id: int) -> tuple[int, Datasec]:
-    for tid in p.ids():
+    for tid in p.ids_of_kind(Kind.DATASEC):
         t = p[tid]
         if isinstance(t, Datasec) and any(v.type_id == type_id for v in t.vars):
             return tid, t
@@ -115,7 +115,7 @@ def _find_sec(p: BTFPatcher, type_id: int) -> tuple[int, Datasec]:
 
 
 def _int32_id(p: BTFPatcher) -> int:
-    for tid in p.ids():
+    for tid in p.ids_of_kind(Kind.INT):
         t = p[tid]
         if isinstance(t, Int) and t.bits == 32:
             return tid
@@ -141,7 +141,7 @@ def collect_externs(elf: ElfObject, p: BTFPatcher | None) -> dict[str, ExternSpe
             if isinstance(t, Func):
                 raise ELFError(f"extern function {t.name!r} is unsupported under .kconfig")
             kcfg_sec = sec_id
-            vt = t.type_id or 0  # type: ignore[union-attr]
+            vt = t.type_id or 0  # type: ignore[attr-defined]
             try:
                 e.size = p.btf.sizeof(vt)
                 e.align = p.btf.alignof(vt)
@@ -156,7 +156,7 @@ def collect_externs(elf: ElfObject, p: BTFPatcher | None) -> dict[str, ExternSpe
             ksym_sec = sec_id
             e.kind = ExternKind.KSYM
             e.is_func = isinstance(t, Func)
-            e.type_id = _skip_mods(p, t.type_id or 0)  # type: ignore[union-attr]
+            e.type_id = _skip_mods(p, t.type_id or 0)  # type: ignore[attr-defined]
         else:
             raise ELFError(f"unrecognized extern section {sec.name!r} (extern {t.name!r})")
         exts.append(e)
@@ -176,22 +176,22 @@ def collect_externs(elf: ElfObject, p: BTFPatcher | None) -> dict[str, ExternSpe
             if e.kind == ExternKind.KCONFIG:
                 e.offset = (off + e.align - 1) // e.align * e.align
                 off = e.offset + e.size
-        sec = p[kcfg_sec]
-        assert isinstance(sec, Datasec)
+        ksec = p[kcfg_sec]
+        assert isinstance(ksec, Datasec)
         vs = []
-        for v in sec.vars:
+        for v in ksec.vars:
             t = p[v.type_id or 0]
             e2 = by_name.get(t.name)
             if e2 is None:
                 raise ELFError(f"failed to find extern definition for BTF var {t.name!r}")
             p.put(v.type_id or 0, Var(t.name, t.type_id or 0, Linkage.GLOBAL))  # type: ignore[attr-defined]
             vs.append(VarSecinfo(v.type_id or 0, e2.offset, v.size))
-        p.put(kcfg_sec, Datasec(sec.name, off, vs))
+        p.put(kcfg_sec, Datasec(ksec.name, off, vs))
     return by_name
 
 
 def _add_dummy_ksym_var(p: BTFPatcher) -> int:
-    for tid in p.ids():
+    for tid in p.ids_of_kind(Kind.DATASEC):
         t = p[tid]
         if isinstance(t, Datasec) and t.name == ".ksyms":
             if any(isinstance(p[v.type_id or 0], Func) for v in t.vars):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._sys.consts import MapFlags, MapType
 from ..btf.types import Array, Datasec, FuncProto, Kind, Linkage, Ptr, Struct, Var
@@ -56,7 +56,7 @@ class ObjectMapSpec(MapSpec):
         return bool(self.real_name)
 
 
-def _map_type(v: int) -> "MapType | int":
+def _map_type(v: int) -> "Any":
     try:
         return MapType(v)
     except ValueError:
@@ -288,7 +288,7 @@ def internal_map_spec(obj_name: str, real_name: str, kind: str, data: bytes | by
     vid = 0
     if btf is not None:
         found = btf.find_all(real_name)
-        vid = found[0].id if found else 0  # .rodata.str1.1 has no DATASEC: fine
+        vid = (found[0].id or 0) if found else 0  # .rodata.str1.1 has no DATASEC: fine
     if _mmapable(btf, vid or 0):
         flags |= MapFlags.MMAPABLE
     buf = bytearray(data) if kind != DataKind.BSS else bytearray(size)

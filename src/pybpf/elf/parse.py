@@ -74,7 +74,7 @@ def _parse(data: bytes, name: str, path: str, strict_maps: bool, log_fn: Log | N
         elif n == "version":
             if sec.size != 4:
                 raise ELFError(f"invalid 'version' section of {sec.size} bytes")
-            kern_version = int.from_bytes(sec.data, elf.byteorder)
+            kern_version = int.from_bytes(sec.data, "little" if elf.byteorder == "little" else "big")
         elif n == "maps":
             legacy_sec = sec
         elif n == ".maps":
@@ -183,10 +183,10 @@ def _program(f: Func, funcs: list[Func], text_idx: int, ext: BTFExt | None, info
         slot = 0
         out: list[Instruction] = []
         for ins in insns:
-            s = syms.get(slot)
-            if s is not None:
+            sym = syms.get(slot)
+            if sym is not None:
                 ins = ins.copy()
-                ins.symbol = s
+                ins.symbol = sym
             out.append(ins)
             slot += ins.size
         insns = out

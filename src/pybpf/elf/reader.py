@@ -15,7 +15,7 @@ import dataclasses
 import io
 import struct
 import sys
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..errors import ELFError
 
@@ -143,7 +143,7 @@ class Rel:
     type: int
 
 
-def _names(enum: dict) -> dict:
+def _names(enum: Any) -> dict:
     return {k: v for k, v in enum.items() if isinstance(v, int)}
 
 
@@ -256,7 +256,7 @@ class ElfObject:
         if not 0 < st.link < n or self.sections[st.link].type != SHT.STRTAB:
             raise ELFError("symbol string table missing or invalid")
         stsec = elf.get_section(st.index)
-        for idx, s in enumerate(stsec.iter_symbols()):
+        for idx, s in enumerate(stsec.iter_symbols()):  # type: ignore[attr-defined]
             info, other = s["st_info"], s["st_other"]
             shndx = s["st_shndx"]
             self.symbols.append(Symbol(

@@ -41,8 +41,8 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-if TYPE_CHECKING:
-    from .perfbuf import PerfBuffer
+if TYPE_CHECKING:  # pragma: no cover
+    from .perfbuf import PerfBuffer  # noqa: F401
     from .ringbuf import RingBuffer
     from .tracepipe import TraceInstance, TraceLine, TracePipe, parse_trace_line, trace_pipe
     from .userringbuf import UserRingBuffer

@@ -150,23 +150,21 @@ def perf_producer(perf_map: Any, record_size: int = 16) -> Program:
     if not 16 <= record_size <= 256:
         raise ValueError("record_size must be 16..256 bytes")
     rs = _round8(record_size)
-    base = -(24 + rs)  # seq, end, ok, record[rs]; ctx pointer kept in the record's caller frame slot
+    base = -(32 + rs)  # struct at fp+base: [0] prog ctx, [8] seq, [16] end, [24] ok, [32] record[rs]
     a = asm.Builder()
     a.mov(R6, R1)
     a.ldx(DW, R7, R6, 0).ldx(DW, R8, R6, 8).ldx(DW, R9, R6, 16)
-    a.stx(DW, R10, base, R7)
-    a.add(R8, R7).stx(DW, R10, base + 8, R8)
-    a.st(DW, R10, base + 16, 0)
+    a.stx(DW, R10, base, R6)  # the callback needs the program context for perf_event_output
+    a.stx(DW, R10, base + 8, R7)
+    a.add(R8, R7).stx(DW, R10, base + 16, R8)
+    a.st(DW, R10, base + 24, 0)
     for off in range(0, rs, 8):
-        a.st(DW, R10, base + 24 + off, 0)
-    a.call(asm.HelperID.get_smp_processor_id).stx(W, R10, base + 32, R0)
-    # The callback needs the program context for perf_event_output: keep it on the stack.
-    a.stx(DW, R10, -8 + 0 if False else base - 8, R6)
-    a.mov(R1, R9).ld_func(R2, "cb").mov(R3, R10).add(R3, base - 8).mov(R4, 0)
+        a.st(DW, R10, base + 32 + off, 0)
+    a.call(asm.HelperID.get_smp_processor_id).stx(W, R10, base + 40, R0)
+    a.mov(R1, R9).ld_func(R2, "cb").mov(R3, R10).add(R3, base).mov(R4, 0)
     a.call(asm.HelperID.loop)
-    a.ldx(DW, R0, R10, base + 16)
+    a.ldx(DW, R0, R10, base + 24)
     a.exit_()
-    # struct at ctxp: [0] prog ctx, [8] seq, [16] end, [24] ok, [32] record
     a.label("cb").mov(R6, R2)
     a.ldx(DW, R7, R6, 8).ldx(DW, R2, R6, 16)
     a.jge(R7, R2, "stop")

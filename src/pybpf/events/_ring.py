@@ -18,7 +18,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import mmap as _mmap
-import os
 import platform
 import select
 from typing import Any, Callable
@@ -168,11 +167,3 @@ def numpy_or_none() -> Any:
         return None
     return numpy
 
-
-def check_open(closed: bool, what: str) -> None:
-    if closed:
-        raise Error(f"{what} is closed")
-
-
-def pid_is_self(pid: int) -> bool:
-    return pid == os.getpid()

@@ -25,11 +25,11 @@ published), exactly like libbpf's ``ring_buffer__poll``.
 
 from __future__ import annotations
 
-import asyncio
 import mmap as _mmap
 from typing import Any, AsyncIterator, Callable, Iterator, Sequence
 
 from .._sys.consts import MapType
+from .._sys.syscall import FD
 from ..errors import Error
 from ._ring import (
     BUSY_BIT, DISCARD_BIT, LEN_MASK, PAGE, EpollSet, close_mmap, fence, map_handle, mmap_fd, numpy_or_none,
@@ -53,31 +53,39 @@ class _Ring:
     __slots__ = ("fd", "map", "size", "mask", "cons_mm", "data_mm", "views", "cons_q", "prod_q", "data", "hdr",
                  "callback", "batch", "record_size", "dtype")
 
-    def __init__(self, m: Any, callback: Callback | None, batch: BatchCallback | None, record_size: int | None,
-                 dtype: Any) -> None:
-        self.fd, _t, self.size, self.map = map_handle(m, (MapType.RINGBUF,), "RingBuffer", MIN_KERNEL)
-        self.cons_mm = self.data_mm = None
-        self.views: list[memoryview] = []
-        try:
-            self.mask = self.size - 1
-            fd = self.fd.fd
-            self.cons_mm = mmap_fd(fd, PAGE, _mmap.PROT_READ | _mmap.PROT_WRITE, 0, "ring buffer consumer page",
-                                   MIN_KERNEL)
-            self.data_mm = mmap_fd(fd, PAGE + 2 * self.size, _mmap.PROT_READ, PAGE, "ring buffer data", MIN_KERNEL)
-            cons_base, data_base = memoryview(self.cons_mm), memoryview(self.data_mm)
-            prod_base = data_base[:8]
-            self.cons_q = cons_base[:8].cast("Q")
-            self.prod_q = prod_base.cast("Q")
-            self.data = data_base[PAGE:]
-            self.hdr = self.data.cast("I")
-            self.views = [self.hdr, self.data, self.prod_q, prod_base, self.cons_q, data_base, cons_base]
-        except BaseException:
-            self.close()
-            raise
+    def __init__(self, fd: FD | None, size: int, cons_mm: _mmap.mmap, data_mm: _mmap.mmap,
+                 callback: Callback | None = None, batch: BatchCallback | None = None,
+                 record_size: int | None = None, dtype: Any = None, map: Any = None) -> None:
+        self.fd, self.size, self.mask, self.map = fd, size, size - 1, map
+        self.cons_mm: _mmap.mmap | None = cons_mm
+        self.data_mm: _mmap.mmap | None = data_mm
+        cons_base, data_base = memoryview(cons_mm), memoryview(data_mm)
+        prod_base = data_base[:8]
+        self.cons_q = cons_base[:8].cast("Q")
+        self.prod_q = prod_base.cast("Q")
+        self.data = data_base[PAGE:]
+        self.hdr = self.data.cast("I")
+        self.views = [self.hdr, self.data, self.prod_q, prod_base, self.cons_q, data_base, cons_base]
         self.callback = callback
         self.batch = batch
         self.record_size = record_size
         self.dtype = dtype
+
+    @classmethod
+    def open(cls, m: Any, **kw: Any) -> "_Ring":
+        """Map ring buffer ``m`` (consumer page RW, producer page + data twice RO)."""
+        fd, _t, size, obj = map_handle(m, (MapType.RINGBUF,), "RingBuffer", MIN_KERNEL)
+        cons_mm = data_mm = None
+        try:
+            cons_mm = mmap_fd(fd.fd, PAGE, _mmap.PROT_READ | _mmap.PROT_WRITE, 0, "ring buffer consumer page",
+                              MIN_KERNEL)
+            data_mm = mmap_fd(fd.fd, PAGE + 2 * size, _mmap.PROT_READ, PAGE, "ring buffer data", MIN_KERNEL)
+            return cls(fd, size, cons_mm, data_mm, map=obj, **kw)
+        except BaseException:
+            close_mmap(cons_mm)
+            close_mmap(data_mm)
+            fd.close()
+            raise
 
     def pending(self) -> int:
         return self.prod_q[0] - self.cons_q[0]
@@ -88,7 +96,8 @@ class _Ring:
         close_mmap(self.cons_mm)
         close_mmap(self.data_mm)
         self.cons_mm = self.data_mm = None
-        self.fd.close()
+        if self.fd is not None:
+            self.fd.close()
 
 
 class RingBuffer:
@@ -131,15 +140,18 @@ class RingBuffer:
         self._check()
         if record_size is not None and record_size <= 0:
             raise ValueError("record_size must be positive")
-        ring = _Ring(map, callback, batch_callback, record_size, dtype)
-        try:
-            self._ep.add(ring.fd.fd)
-        except BaseException:
-            ring.close()
-            raise
-        self._rings.append(ring)
-        self._by_fd[ring.fd.fd] = ring
+        self._attach(_Ring.open(map, callback=callback, batch=batch_callback, record_size=record_size, dtype=dtype))
         return self
+
+    def _attach(self, ring: _Ring) -> None:
+        if ring.fd is not None:  # fd-less rings (unit tests over anonymous memory) are never "ready"
+            try:
+                self._ep.add(ring.fd.fd)
+            except BaseException:
+                ring.close()
+                raise
+            self._by_fd[ring.fd.fd] = ring
+        self._rings.append(ring)
 
     @property
     def closed(self) -> bool:
@@ -401,6 +413,7 @@ class RingBuffer:
         if _WEAK:
             fence()  # type: ignore[misc]
         hdr, mm, mask = r.hdr, r.data_mm, r.mask
+        assert mm is not None
         limit = cons + r.size
         try:
             while cons < prod:
@@ -417,6 +430,8 @@ class RingBuffer:
                     rec = mm[start:start + ln]
                     cons_q[0] = cons
                     yield rec
+                    if not r.views:
+                        return  # closed while the consumer held this record
                 if cons >= prod and cons < limit:
                     prod = r.prod_q[0]
         finally:
@@ -441,11 +456,13 @@ class RingBuffer:
 
     async def wait_async(self, timeout: float | None = None) -> bool:
         """Wait (asyncio) until a ring has data; False on ``timeout`` seconds."""
+        import asyncio
+
         self._check()
         if self._ep.poll(0):
             return True
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
+        fut: "asyncio.Future[None]" = loop.create_future()
         fd = self._ep.fileno()
 
         def ready() -> None:
@@ -480,7 +497,8 @@ class RingBuffer:
         self._by_fd = {}
         try:
             for r in rings:
-                self._ep.remove(r.fd.fd)
+                if r.fd is not None:
+                    self._ep.remove(r.fd.fd)
                 r.close()
         finally:
             self._ep.close()

@@ -11,6 +11,8 @@ Submodules are imported on first use.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .link import Link, MultiLink, register_link_type
@@ -63,5 +65,18 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
+
+class _LinksModule(types.ModuleType):
+    """``pybpf.links`` is also callable: ``pybpf.links()`` == :func:`links` (the kernel's link list).
+
+    ``pybpf`` exports a ``links()`` function (pybpf.introspect); importing this package rebinds the
+    ``pybpf.links`` attribute to the package, so the package keeps that call working.
+    """
+
+    def __call__(self) -> Iterator["LinkInfo"]:
+        return links()
+
+
+sys.modules[__name__].__class__ = _LinksModule
 
 __all__ = ["Link", "MultiLink", "register_link_type", "links", *sorted(_LAZY)]

@@ -21,7 +21,10 @@ Subclass contract (for the network and tracing attach modules):
   :func:`register_link_type` so :meth:`Link.from_fd` / :meth:`Link.from_pin` /
   :meth:`Link.from_id` return the right subclass;
 * override :meth:`_release` for extra resources (it runs once, from
-  :meth:`close`), and :meth:`detach` if the hook has its own detach path.
+  :meth:`close`), and :meth:`detach` if the hook has its own detach path;
+* :meth:`from_fd` builds registered subclasses without calling their
+  ``__init__`` (only ``Link.__init__``): override :meth:`_adopted` to set
+  subclass attributes to "unknown" defaults there.
 """
 
 from __future__ import annotations
@@ -70,6 +73,14 @@ def prog_fd_of(prog: Any) -> int:
     raise TypeError(f"expected a Program or an fd, got {type(prog).__name__}")
 
 
+def _is_link_fd(fd: int) -> bool:
+    """The fd is a bpf_link (OBJ_GET_INFO_BY_FD would happily fill a map's info into a link struct)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:bpf-link"
+    except OSError:  # no procfs: trust the kernel's info call
+        return True
+
+
 def _type_name(t: object) -> str:
     return t.name if isinstance(t, LinkType) else str(t)
 
@@ -105,6 +116,8 @@ class Link:
         """
         owned = fd if isinstance(fd, FD) else FD(os.dup(fd))
         try:
+            if not _is_link_fd(owned.fd):
+                raise Error(f"fd {owned.fd} is not a BPF link")
             info = cmds.link_info(owned.fd)
         except BaseException:
             owned.close()
@@ -131,11 +144,9 @@ class Link:
     def from_pin(cls, path: str) -> "Link":
         """Open a link pinned on bpffs (5.8+)."""
         fd = cmds.obj_get(path)
-        try:
-            cmds.link_info(fd.fd)
-        except BPFError:
+        if not _is_link_fd(fd.fd):
             fd.close()
-            raise Error(f"{path} is not a BPF link") from None
+            raise Error(f"{path} is not a BPF link")
         return cls.from_fd(fd)
 
     @classmethod

@@ -37,9 +37,9 @@ from .._sys.netlink import NetnsRef, TcFilter, XdpState, in_netns
 from .._sys.syscall import FD
 from ..errors import BPFError, Error, NotSupportedError
 from .link import Link, prog_fd_of, register_link_type
-from .net_common import (FALLBACK_ERRNOS, Attachment, check_prog_type, dup_prog_fd, kernel_at_least, link_create,
-                         prog_id_of, reraise)
-from .net_sock import (CgroupAttachment, CgroupLink, NetfilterLink, NetnsAttachment, NetnsLink, SockmapAttachment,
+from .net_common import (FALLBACK_ERRNOS, Attachment, check_prog_type, kernel_at_least, link_create, prog_id_of,
+                         reraise)
+from .net_sock import (CgroupAttachment, CgroupLink, HookState, NetfilterLink, NetnsAttachment, NetnsLink, SockmapAttachment,
                        SockmapLink, SocketFilter, attach_cgroup, attach_flow_dissector, attach_netfilter,
                        attach_sk_lookup, attach_sk_msg, attach_sk_skb, attach_socket, cgroup_query, netns_query)
 
@@ -49,7 +49,7 @@ __all__ = [
     "xdp_info", "tcx_query", "tc_filters", "net_list", "cgroup_query", "netns_query",
     "XdpLink", "XdpAttachment", "TcxLink", "TcAttachment", "CgroupLink", "CgroupAttachment", "NetnsLink",
     "NetnsAttachment", "SockmapLink", "SockmapAttachment", "SocketFilter", "NetfilterLink",
-    "XdpState", "TcFilter", "TcxState", "NetAttachmentInfo", "NETWORK_PROGRAM_TYPES",
+    "XdpState", "TcFilter", "TcxState", "HookState", "NetAttachmentInfo", "NETWORK_PROGRAM_TYPES",
 ]
 
 Dev = Union[str, int]
@@ -85,14 +85,17 @@ def xdp_info(dev: Dev, netns: NetnsRef = None) -> XdpState:
 
 def _xdp_busy_hint(idx: int, dev: str, what: str) -> str:
     state = nl.xdp_query(idx)
-    owner = "netlink (ip link / attach_xdp(via='netlink'))"
+    link_id = 0
     for pid in state.prog_ids.values() or [state.prog_id]:
         for li in _xdp_links():
             if li.details.get("ifindex") == idx and li.prog_id == pid:
-                owner = f"another bpf_link (link id {li.id})"
+                link_id = li.id
     ids = ", ".join(f"{m} prog id {p}" for m, p in state.prog_ids.items()) or "a program"
-    return (f"{dev} already has an XDP program attached ({ids}) by {owner}; {what} "
-            "detach it first or pass replace=<the attached Program or Link>")
+    if link_id:
+        return (f"{dev} already has an XDP program attached ({ids}) by another bpf_link (link id {link_id}); "
+                f"{what}close/detach that link, or pass replace=<that XdpLink> to update it")
+    return (f"{dev} already has an XDP program attached ({ids}) by netlink (ip link / attach_xdp(via='netlink')); "
+            f"{what}detach it first, or pass replace=<the attached Program or XdpAttachment> (atomic swap)")
 
 
 def _xdp_links() -> list[Any]:
@@ -113,7 +116,7 @@ class XdpLink(Link):
     mode: str = ""
 
     def _adopted(self) -> None:
-        self.ifindex = int(self.info().details.get("ifindex", 0))
+        self.ifindex = int(self.info().details.get("ifindex", 0))  # type: ignore[call-overload]
 
 
 class XdpAttachment(Attachment):
@@ -124,15 +127,16 @@ class XdpAttachment(Attachment):
     interface's :class:`XdpState`; :meth:`update` swaps the program atomically.
     """
 
+    _prog_fd: FD
+
     def __init__(self, prog: Any, *, ifindex: int, mode: str, mode_flags: int, netns_fd: FD, target: str) -> None:
-        self._prog_fd = dup_prog_fd(prog)
         self._netns = netns_fd
-        super().__init__(kind="xdp", target=target, program=prog, owned=[netns_fd])
+        super().__init__(kind="xdp", target=target, program=prog, owned=[netns_fd], hold_prog=True)
         self.ifindex = ifindex
         self.mode = mode
         self._mode_flags = mode_flags
 
-    def info(self) -> XdpState:
+    def info(self) -> XdpState:  # type: ignore[override]
         return nl.xdp_query(self.ifindex, self._netns.fd)
 
     def update(self, new_program: Any, old_program: Any = None) -> None:
@@ -142,26 +146,20 @@ class XdpAttachment(Attachment):
         expected = prog_fd_of(old_program) if old_program is not None else self._prog_fd.fd
         nl.xdp_set(self.ifindex, prog_fd_of(new_program), self._mode_flags | nl.XDP_FLAGS_REPLACE, expected,
                    self._netns.fd)
-        self._prog_fd.close()
-        self._prog_fd = dup_prog_fd(new_program)
-        self._prog_id = prog_id_of(new_program)
+        self._swap_prog(new_program)
 
     def _detach(self) -> None:
         try:
-            try:
-                nl.xdp_set(self.ifindex, -1, self._mode_flags | nl.XDP_FLAGS_REPLACE, self._prog_fd.fd,
-                           self._netns.fd)
-            except BPFError as e:
-                if e.errno in (errno.EEXIST, errno.ENODEV):  # replaced by someone else / interface gone
-                    return
-                if e.errno != errno.EINVAL or kernel_at_least(5, 7):
-                    raise
-                # < 5.7: no XDP_FLAGS_REPLACE; remove it only if it is still ours.
-                state = nl.xdp_query(self.ifindex, self._netns.fd)
-                if self._prog_id in state.prog_ids.values():
-                    nl.xdp_set(self.ifindex, -1, self._mode_flags, None, self._netns.fd)
-        finally:
-            self._prog_fd.close()
+            nl.xdp_set(self.ifindex, -1, self._mode_flags | nl.XDP_FLAGS_REPLACE, self._prog_fd.fd, self._netns.fd)
+        except BPFError as e:
+            if e.errno in (errno.EEXIST, errno.ENODEV):  # replaced by someone else / interface gone
+                return
+            if e.errno != errno.EINVAL or kernel_at_least(5, 7):
+                raise
+            # < 5.7: no XDP_FLAGS_REPLACE; remove it only if it is still ours.
+            state = nl.xdp_query(self.ifindex, self._netns.fd)
+            if self._prog_id in state.prog_ids.values():
+                nl.xdp_set(self.ifindex, -1, self._mode_flags, None, self._netns.fd)
 
 
 def attach_xdp(prog: Any, dev: Dev, mode: str | None = None, *, flags: int | None = None, replace: Any = None,
@@ -193,7 +191,7 @@ def attach_xdp(prog: Any, dev: Dev, mode: str | None = None, *, flags: int | Non
                 fd = link_create(prog_fd_of(prog), idx, AttachType.XDP, mflags)
             except BPFError as e:
                 if e.errno == errno.EBUSY:
-                    raise reraise(e, _xdp_busy_hint(idx, desc, "a bpf_link cannot replace it:")) from None
+                    raise reraise(e, _xdp_busy_hint(idx, desc, "a bpf_link cannot replace it: ")) from None
                 if e.errno == errno.EEXIST:
                     raise reraise(e, f"{desc} has an XDP program in another mode (native and generic XDP "
                                      "cannot be active at the same time)") from None
@@ -218,11 +216,7 @@ def attach_xdp(prog: Any, dev: Dev, mode: str | None = None, *, flags: int | Non
                 raise reraise(e, _xdp_busy_hint(idx, desc, "")) from None
             raise
         if isinstance(replace, XdpAttachment):
-            replace._prog_fd.close()
-            replace._prog_fd = dup_prog_fd(prog)  # the old handle now refers to the new program
-            replace._released = True
-            for f in replace._owned:
-                f.close()
+            replace._disown()  # its program is gone from the interface; the new handle owns the hook
         netns_fd = FD(nl.netns_fd(None))
         att = XdpAttachment(prog, ifindex=idx, mode=_mode_of(nl.xdp_query(idx), prog_id_of(prog)),
                             mode_flags=mflags, netns_fd=netns_fd, target=desc)
@@ -345,7 +339,7 @@ class TcAttachment(Attachment):
     def parent(self) -> int:
         return nl.tc_parent(self.direction)
 
-    def info(self) -> TcFilter:
+    def info(self) -> TcFilter:  # type: ignore[override]
         for f in nl.filter_list(self.ifindex, self.parent, self._netns.fd):
             if f.priority == self.priority and f.handle == self.handle:
                 return f
@@ -358,7 +352,7 @@ class TcAttachment(Attachment):
         nl.filter_add(self.ifindex, self.parent, prog_fd_of(new_program), getattr(new_program, "name", "") or "pybpf",
                       self.priority, self.handle, direct_action=self.info().direct_action, replace=True,
                       netns=self._netns.fd)
-        self._prog_id = prog_id_of(new_program)
+        self._swap_prog(new_program)
 
     def _detach(self) -> None:
         ns = self._netns.fd

@@ -107,9 +107,11 @@ def dup_prog_fd(prog: Any) -> FD:
 
 
 def reraise(e: BPFError, hint: str, command: str | None = None) -> BPFError:
-    """A copy of ``e`` (same class and errno) with a better ``hint``."""
+    """A copy of ``e`` (same class and errno) with a better ``hint`` (a netlink extack message is kept)."""
     cls = type(e) if type(e) in (BPFError, PermissionError_, NotFoundError) else BPFError
-    return cls(e.errno, command or e.command, hint or e.hint)
+    if hint and e.hint and e.command.startswith("RTM_") and e.hint not in hint:
+        hint = f"{e.hint}; {hint}"
+    return cls(e.errno or 0, command or e.command, hint or e.hint)
 
 
 def link_create(prog_fd: int, target: int, attach_type: int, flags: int = 0, **union: Any) -> FD:
@@ -132,10 +134,20 @@ class Attachment(Link):
     attached program's id.
     """
 
-    def __init__(self, *, kind: str, target: str, program: Any, owned: Iterable[FD] = ()) -> None:
+    def __init__(self, *, kind: str, target: str, program: Any, owned: Iterable[FD] = (),
+                 hold_prog: bool = False) -> None:
         super().__init__(None, kind=kind, target=target, program=program)
         self._prog_id = prog_id_of(program) if program is not None else 0
         self._owned = [f for f in owned if f is not None]
+        # A dup of the program fd when the detach call needs it (PROG_DETACH, XDP expected fd).
+        self._prog_fd: FD | None = dup_prog_fd(program) if hold_prog else None
+
+    def _swap_prog(self, new_program: Any) -> None:
+        """After an in-place update: hold ``new_program`` instead."""
+        if self._prog_fd is not None:
+            self._prog_fd.close()
+            self._prog_fd = dup_prog_fd(new_program)
+        self._prog_id = prog_id_of(new_program)
 
     @property
     def is_bpf_link(self) -> bool:
@@ -151,11 +163,17 @@ class Attachment(Link):
     def _detach(self) -> None:
         """Remove the program from the hook (subclass hook; tolerate 'already gone')."""
 
+    def _disown(self) -> None:
+        """Release this object's resources *without* detaching (its program was replaced)."""
+        self._superseded = True
+        self.close()
+
     def _release(self) -> None:
         try:
-            self._detach()
+            if not getattr(self, "_superseded", False):
+                self._detach()
         finally:
-            for f in self._owned:
+            for f in self._owned + ([self._prog_fd] if self._prog_fd is not None else []):
                 f.close()
             self._owned = []
 

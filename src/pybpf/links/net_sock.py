@@ -22,13 +22,13 @@ from .._sys.netlink import NetnsRef, in_netns, netns_fd
 from .._sys.syscall import FD
 from ..errors import BPFError, Error, NotSupportedError
 from .link import Link, prog_fd_of, register_link_type
-from .net_common import (FALLBACK_ERRNOS, Attachment, check_prog_type, dup_prog_fd, kernel_at_least, link_create,
-                         netns_ino, prog_id_of, prog_type_of, reraise, section_attach_type)
+from .net_common import (FALLBACK_ERRNOS, Attachment, check_prog_type, kernel_at_least, link_create, netns_ino,
+                         prog_type_of, reraise, section_attach_type)
 
 __all__ = ["attach_cgroup", "attach_socket", "attach_sk_lookup", "attach_flow_dissector", "attach_sk_skb",
            "attach_sk_msg", "attach_netfilter", "cgroup_query", "netns_query", "CgroupLink", "CgroupAttachment",
            "SocketFilter", "NetnsLink", "NetnsAttachment", "SockmapLink", "SockmapAttachment", "NetfilterLink",
-           "CGROUP_PROGRAM_TYPES", "NF_HOOKS", "NFPROTO"]
+           "HookState", "CGROUP_PROGRAM_TYPES", "NF_HOOKS", "NFPROTO"]
 
 CgroupRef = Union[str, int, "os.PathLike[str]"]
 
@@ -158,15 +158,16 @@ class CgroupAttachment(Attachment):
     :class:`HookState`; :meth:`update` swaps the program (BPF_F_REPLACE, 5.6+).
     """
 
+    _prog_fd: FD
+
     def __init__(self, prog: Any, *, cgroup_fd: FD, attach_type: AttachType | int, flags: int, target: str) -> None:
-        self._prog_fd = dup_prog_fd(prog)
         super().__init__(kind=f"cgroup/{_at_name(attach_type).lower()}", target=target, program=prog,
-                         owned=[cgroup_fd])
+                         owned=[cgroup_fd], hold_prog=True)
         self._cg = cgroup_fd
         self.attach_type = attach_type
         self.flags = flags
 
-    def info(self) -> HookState:
+    def info(self) -> HookState:  # type: ignore[override]
         q = cmds.prog_query(self._cg.fd, self.attach_type)
         return HookState(q["attach_flags"], q["prog_ids"], q["link_ids"], q["revision"])
 
@@ -178,9 +179,7 @@ class CgroupAttachment(Attachment):
                              self.flags | AttachFlags.REPLACE, replace_fd=self._prog_fd.fd)
         else:
             cmds.prog_attach(prog_fd_of(new_program), self._cg.fd, self.attach_type, self.flags)
-        self._prog_fd.close()
-        self._prog_fd = dup_prog_fd(new_program)
-        self._prog_id = prog_id_of(new_program)
+        self._swap_prog(new_program)
 
     def _detach(self) -> None:
         try:
@@ -188,8 +187,6 @@ class CgroupAttachment(Attachment):
         except BPFError as e:
             if e.errno != errno.ENOENT:
                 raise
-        finally:
-            self._prog_fd.close()
 
 
 def attach_cgroup(prog: Any, cgroup: CgroupRef, attach_type: AttachType | int | str | None = None, *,
@@ -229,9 +226,7 @@ def attach_cgroup(prog: Any, cgroup: CgroupRef, attach_type: AttachType | int | 
         except BPFError as e:
             raise reraise(e, _cgroup_hint(e, at, desc)) from None
         if isinstance(replace, CgroupAttachment):
-            replace._prog_fd.close()
-            replace._prog_fd = dup_prog_fd(prog)
-            replace.close()  # its program is gone from the hook; nothing left to detach
+            replace._disown()  # its program is gone from the hook; nothing left to detach
         return CgroupAttachment(prog, cgroup_fd=cg.dup(), attach_type=at, flags=int(flags), target=desc)
 
 
@@ -277,7 +272,7 @@ class SocketFilter(Attachment):
         s = self._sock_ref()
         return -1 if s is None else int(s.fileno())
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> dict[str, Any]:  # type: ignore[override]
         return {"kind": self.kind, "socket_fd": self._current_fd(), "prog_id": self._prog_id}
 
     def _detach(self) -> None:
@@ -345,11 +340,13 @@ def _netns_link(prog: Any, at: AttachType, netns: NetnsRef) -> NetnsLink:
         lfd = link_create(prog_fd_of(prog), fd, at)
         ino = netns_ino(fd)
     except BPFError as e:
-        hints = {errno.EEXIST: "a flow dissector program is already attached (to this netns, or to the root netns"
-                               " which overrides all others)" if at == AttachType.FLOW_DISSECTOR
-                 else "this program is already attached",
-                 errno.E2BIG: "too many programs on this netns hook (64 max)"}
-        raise reraise(e, hints.get(e.errno, e.hint)) from None
+        fd_hook = at == AttachType.FLOW_DISSECTOR
+        hints = {errno.EEXIST: "a program is attached to this hook with PROG_ATTACH (links and PROG_ATTACH do "
+                               "not mix)" + (", or the root netns has a flow dissector (it overrides all "
+                                             "others)" if fd_hook else ""),
+                 errno.E2BIG: "a flow dissector is already attached to this netns (one per netns)" if fd_hook
+                 else "too many programs on this netns hook (64 max)"}
+        raise reraise(e, hints.get(e.errno or 0, e.hint)) from None
     finally:
         os.close(fd)
     kind = "sk_lookup" if at == AttachType.SK_LOOKUP else "flow_dissector"
@@ -371,12 +368,13 @@ def attach_sk_lookup(prog: Any, netns: NetnsRef = None) -> NetnsLink:
 class NetnsAttachment(Attachment):
     """A flow dissector attached with BPF_PROG_ATTACH (4.20+) to a namespace; not a bpf_link."""
 
+    _prog_fd: FD
+
     def __init__(self, prog: Any, *, netns_fd: FD, target: str) -> None:
-        self._prog_fd = dup_prog_fd(prog)
-        super().__init__(kind="flow_dissector", target=target, program=prog, owned=[netns_fd])
+        super().__init__(kind="flow_dissector", target=target, program=prog, owned=[netns_fd], hold_prog=True)
         self._netns = netns_fd
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> dict[str, Any]:  # type: ignore[override]
         return cmds.prog_query(self._netns.fd, AttachType.FLOW_DISSECTOR)
 
     def _detach(self) -> None:
@@ -386,8 +384,6 @@ class NetnsAttachment(Attachment):
         except BPFError as e:
             if e.errno != errno.ENOENT:
                 raise
-        finally:
-            self._prog_fd.close()
 
 
 def attach_flow_dissector(prog: Any, netns: NetnsRef = None, *, via: str | None = None) -> Link:
@@ -434,13 +430,14 @@ class SockmapLink(Link):
 class SockmapAttachment(Attachment):
     """A program attached to a sockmap/sockhash with BPF_PROG_ATTACH: not a bpf_link."""
 
+    _prog_fd: FD
+
     def __init__(self, prog: Any, *, map_fd: FD, attach_type: AttachType, target: str) -> None:
-        self._prog_fd = dup_prog_fd(prog)
-        super().__init__(kind=attach_type.name.lower(), target=target, program=prog, owned=[map_fd])
+        super().__init__(kind=attach_type.name.lower(), target=target, program=prog, owned=[map_fd], hold_prog=True)
         self._map = map_fd
         self.attach_type = attach_type
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> dict[str, Any]:  # type: ignore[override]
         return cmds.prog_query(self._map.fd, self.attach_type)
 
     def _detach(self) -> None:
@@ -449,8 +446,6 @@ class SockmapAttachment(Attachment):
         except BPFError as e:
             if e.errno != errno.ENOENT:
                 raise
-        finally:
-            self._prog_fd.close()
 
 
 def _sockmap_attach(prog: Any, sockmap: Any, at: AttachType, via: str | None) -> Link:
@@ -464,7 +459,7 @@ def _sockmap_attach(prog: Any, sockmap: Any, at: AttachType, via: str | None) ->
             fd = link_create(prog_fd_of(prog), mfd, at)
         except BPFError as e:
             if via == "link" or e.errno not in FALLBACK_ERRNOS or kernel_at_least(6, 10):
-                raise reraise(e, hints.get(e.errno, e.hint)) from None
+                raise reraise(e, hints.get(e.errno or 0, e.hint)) from None
         else:
             link = SockmapLink(fd, kind=at.name.lower(), target=desc, program=prog)
             link.attach_type = at
@@ -472,7 +467,7 @@ def _sockmap_attach(prog: Any, sockmap: Any, at: AttachType, via: str | None) ->
     try:
         cmds.prog_attach(prog_fd_of(prog), mfd, at)
     except BPFError as e:
-        raise reraise(e, hints.get(e.errno, e.hint)) from None
+        raise reraise(e, hints.get(e.errno or 0, e.hint)) from None
     return SockmapAttachment(prog, map_fd=FD(os.dup(mfd)), attach_type=at, target=desc)
 
 
@@ -492,7 +487,7 @@ def attach_sk_skb(prog: Any, sockmap: Any, kind: str | None = None, *, via: str 
         sat = section_attach_type(prog)
         if sat not in _SK_SKB_KINDS.values():
             raise Error("attach_sk_skb: pass kind='stream_parser'|'stream_verdict'|'verdict'")
-        at = AttachType(sat)
+        at = AttachType(int(sat))  # type: ignore[arg-type]
     return _sockmap_attach(prog, sockmap, at, via)
 
 
@@ -548,7 +543,7 @@ def attach_netfilter(prog: Any, pf: int | str, hooknum: int | str, priority: int
                      " (and > -400 with BPF_F_NETFILTER_IP_DEFRAG)",
                      errno.EOPNOTSUPP: "unsupported flags (BPF_F_NETFILTER_IP_DEFRAG needs 6.6+ and the defrag"
                      " modules)", errno.EBUSY: "another hook uses this priority"}
-            raise reraise(e, hints.get(e.errno, e.hint)) from None
+            raise reraise(e, hints.get(e.errno or 0, e.hint)) from None
     link = NetfilterLink(fd, kind="netfilter", target=f"pf {pfn} hook {hook} prio {priority}", program=prog)
     link.pf, link.hooknum, link.priority = pfn, hook, priority
     return link

@@ -234,7 +234,7 @@ def open_perf_link(prog: Any, perf_fd: FD, *, cookie: int = 0, kind: str = "perf
             try:
                 perf.set_bpf(perf_fd.fd, pfd)
             except BPFError as e:
-                raise BPFError(e.errno, "PERF_EVENT_IOC_SET_BPF", f"attaching {kind} {target}: " +
+                raise BPFError(e.errno or errno.EINVAL, "PERF_EVENT_IOC_SET_BPF", f"attaching {kind} {target}: " +
                                ("the program type does not match the event" if e.errno == errno.EINVAL else
                                 "another program may already be attached" if e.errno == errno.EEXIST else "")
                                ) from None

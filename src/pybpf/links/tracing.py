@@ -139,7 +139,7 @@ def find_attach_btf_id(attach_type: AttachType | int, name: str, btf: Any = None
     b = btf if btf is not None else BTF.load_vmlinux()
     full = prefix + name if not name.startswith(prefix) else name
     try:
-        return int(b.find(full, kind).id)
+        return int(b.find(full, kind).id or 0)
     except Exception:
         raise NotFoundError(errno.ENOENT, f"BTF {kind} {full!r}",
                             f"the kernel has no attach target {name!r} for {AttachType(attach_type).name}") from None
@@ -193,7 +193,7 @@ def _btf_func_id_in_prog(target: Any, func: str) -> int:
     with cmds.fd_by_id("btf", int(info.btf_id)) as bfd:
         data = cmds.btf_data(bfd.fd)
     try:
-        return int(BTF.from_bytes(data, base=BTF.load_vmlinux()).find(func, "func").id)
+        return int(BTF.from_bytes(data).find(func, "func").id or 0)
     except Exception:
         raise NotFoundError(errno.ENOENT, f"BTF func {func!r}", "not in the target program's BTF") from None
 

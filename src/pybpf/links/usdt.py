@@ -96,7 +96,7 @@ class UsdtArg:
     signed: bool = False
     idx_reg_off: int = 0
     scale: int = 1
-    text: str = ""
+    text: str = dataclasses.field(default="", compare=False)
 
     @property
     def bitshift(self) -> int:
@@ -148,23 +148,24 @@ def parse_usdt_arg(text: str, arch: str | None = None) -> UsdtArg:
         if size not in (1, 2, 4, 8):
             raise FormatError(f"USDT argument {text!r}: bad size {sz}")
         g = m.groups()[1:]
-        common = {"size": size, "signed": signed, "text": text.strip()}
+        base = UsdtArg(UsdtArgType.CONST, size=size, signed=signed, text=text.strip())
+        rep = dataclasses.replace
         if kind == "const":
-            return UsdtArg(UsdtArgType.CONST, val_off=int(g[0], 0), **common)
+            return rep(base, val_off=int(g[0], 0))
         if kind == "reg":
-            return UsdtArg(UsdtArgType.REG, reg_off=_reg_off(a, g[0]), **common)
+            return rep(base, type=UsdtArgType.REG, reg_off=_reg_off(a, g[0]))
         if kind == "deref":
-            return UsdtArg(UsdtArgType.REG_DEREF, val_off=int(g[0], 0) if g[0] else 0, reg_off=_reg_off(a, g[1]),
-                           **common)
+            return rep(base, type=UsdtArgType.REG_DEREF, val_off=int(g[0], 0) if g[0] else 0,
+                       reg_off=_reg_off(a, g[1]))
         if kind == "deref_off":
-            return UsdtArg(UsdtArgType.REG_DEREF, val_off=int(g[1], 0), reg_off=_reg_off(a, g[0]), **common)
+            return rep(base, type=UsdtArgType.REG_DEREF, val_off=int(g[1], 0), reg_off=_reg_off(a, g[0]))
         if kind == "deref0":
-            return UsdtArg(UsdtArgType.REG_DEREF, val_off=0, reg_off=_reg_off(a, g[0]), **common)
+            return rep(base, type=UsdtArgType.REG_DEREF, reg_off=_reg_off(a, g[0]))
         scale = int(g[3]) if g[3] else 1
         if scale not in (1, 2, 4, 8):
             raise FormatError(f"USDT argument {text!r}: bad scale {scale}")
-        return UsdtArg(UsdtArgType.SIB, val_off=int(g[0], 0) if g[0] else 0, reg_off=_reg_off(a, g[1]),
-                       idx_reg_off=_reg_off(a, g[2]), scale=scale, **common)
+        return rep(base, type=UsdtArgType.SIB, val_off=int(g[0], 0) if g[0] else 0, reg_off=_reg_off(a, g[1]),
+                   idx_reg_off=_reg_off(a, g[2]), scale=scale)
     raise FormatError(f"cannot parse USDT argument {text!r} for {a}")
 
 

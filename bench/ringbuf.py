@@ -1,0 +1,217 @@
+"""Ring buffer drain throughput: pybpf vs. a libbpf C reference, in one run.
+
+What it measures: records/s drained from a BPF_MAP_TYPE_RINGBUF map while a
+producer program fills it, for 64-byte and 16-byte records, by
+
+* pybpf's per-record callback API (``RingBuffer.poll(100)``, callback ``cb(memoryview)``);
+* pybpf's batch API (``RingBuffer.poll_batch(cb, 100, record_size=...)``: numpy views of
+  fixed-size records; a secondary row shows the list-of-memoryviews batch without numpy);
+* the C reference bench/c/ringbuf_ref.c (libbpf ``ring_buffer__new`` + ``ring_buffer__poll(rb, 100)``),
+  compiled here with ``cc -O2 ... -lbpf -lpthread`` into bench/_build/.
+
+Both sides are fed by the SAME producer: one BPF_PROG_TYPE_SYSCALL program per
+record size (pybpf.events._producers.ringbuf_producer: bpf_loop + bpf_ringbuf_output
+of a sequence number, adaptive wakeups, retrying while the ring is full so no
+record is lost) writing into the SAME ring buffer map created here. The C program
+inherits both fds; each side runs the producer through BPF_PROG_TEST_RUN in a
+second thread while its main thread drains, and times from starting the producer
+until the last record was consumed. Rates are therefore end-to-end: when the
+consumer is faster than the producer the rate is the producer's. C and Python runs
+are interleaved (rotating order) and the best of N rounds is kept.
+Targets: callback >= 0.25x C, batch >= 0.75x C.
+
+Run as root:  sudo PYTHONPATH=src python3 bench/ringbuf.py [--quick] [--json] [--check]
+Needs gcc and libbpf-dev (apt-get install gcc libbpf-dev); numpy for the batch rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))  # run from a checkout without installing
+
+import pybpf  # noqa: E402
+from pybpf.events import RingBuffer  # noqa: E402
+from pybpf.events import _producers as producers  # noqa: E402
+
+C_SRC = HERE / "c" / "ringbuf_ref.c"
+BUILD = HERE / "_build"
+INSTALL_HINT = "install a C compiler and libbpf headers, e.g.: sudo apt-get install gcc libbpf-dev"
+SIZES = (64, 16)
+
+
+def die(msg: str, code: int = 2) -> None:
+    print(f"bench/ringbuf.py: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+
+def build_ref() -> Path:
+    """Compile ringbuf_ref.c (cached by source hash) and return the binary path."""
+    cc = shutil.which(os.environ.get("CC") or "cc") or shutil.which("gcc")
+    if not cc:
+        die(f"no C compiler found (needed for the libbpf reference); {INSTALL_HINT}")
+    src = C_SRC.read_bytes()
+    out = BUILD / f"ringbuf_ref-{hashlib.sha256(src).hexdigest()[:12]}"
+    if out.exists():
+        return out
+    BUILD.mkdir(exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    r = subprocess.run([cc, "-O2", "-Wall", "-o", str(tmp), str(C_SRC), "-lbpf", "-lpthread"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        err = r.stderr.strip()
+        if "bpf/libbpf.h" in err or "bpf/bpf.h" in err or "-lbpf" in err or "cannot find" in err:
+            die(f"libbpf development files missing ({err.splitlines()[0]}); {INSTALL_HINT}")
+        die(f"compiling {C_SRC} failed:\n{err}")
+    tmp.replace(out)
+    return out
+
+
+def libbpf_version() -> str:
+    try:
+        txt = Path("/usr/include/bpf/libbpf_version.h").read_text()
+        nums = [ln.split()[-1] for ln in txt.splitlines() if ln.startswith("#define LIBBPF_M")]
+        return ".".join(nums[:2])
+    except OSError:
+        return "?"
+
+
+def run_c(ref: Path, ring: pybpf.Map, prog: pybpf.Program, n: int) -> tuple[float, int]:
+    r = subprocess.run([str(ref), str(ring.fd), str(prog.fd), str(n), "poll"], pass_fds=(ring.fd, prog.fd),
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        die(f"C reference failed: {r.stderr.strip()}", 1)
+    d = json.loads(r.stdout)
+    return d["ns"] / 1e9, int(d["n"])
+
+
+def run_py(rb: RingBuffer, prog: pybpf.Program, n: int, drain) -> tuple[float, int]:
+    """Produce n records in a thread; drain with ``drain()`` (returns records consumed) until all arrived."""
+    err: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            producers.run_producer(prog, 0, n, repeat=0, ctx_out_size=0)
+        except BaseException as e:  # pragma: no cover - reported below
+            err.append(e)
+
+    t = threading.Thread(target=produce, daemon=True)
+    t0 = time.perf_counter_ns()
+    t.start()
+    got = 0
+    while got < n and not err:
+        got += drain()
+    secs = (time.perf_counter_ns() - t0) / 1e9
+    t.join()
+    if err:
+        die(f"producer failed: {err[0]}", 1)
+    return secs, got
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    ref = build_ref()
+    try:
+        import numpy  # noqa: F401
+        have_np = True
+    except ImportError:
+        have_np = False
+    n, rounds = args.records, args.rounds
+    samples: dict[tuple[int, str], list[float]] = {}
+    with pybpf.Map.create(pybpf.MapType.RINGBUF, max_entries=args.ring_size, name="bench_rb") as ring:
+        progs = {rs: producers.ringbuf_producer(ring, rs) for rs in SIZES}
+        try:
+            with RingBuffer(ring, lambda mv: None) as rb:
+                def nop_batch(_recs) -> None:
+                    return None
+
+                variants = {
+                    "c": lambda rs: run_c(ref, ring, progs[rs], n),
+                    "callback": lambda rs: run_py(rb, progs[rs], n, lambda: rb.poll(100)),
+                }
+                if have_np:
+                    variants["batch"] = lambda rs: run_py(
+                        rb, progs[rs], n, lambda: rb.poll_batch(nop_batch, 100, record_size=rs))
+                variants["batch (list)"] = lambda rs: run_py(rb, progs[rs], n, lambda: rb.poll_batch(nop_batch, 100))
+                names = list(variants)
+                for r in range(rounds):
+                    for rs in SIZES:
+                        k = r % len(names)
+                        for name in names[k:] + names[:k]:  # rotate who goes first
+                            secs, done = variants[name](rs)
+                            if done != n:
+                                die(f"{name} ({rs} B): drained {done} records, expected {n}", 1)
+                            if rb.pending():
+                                die(f"{name} ({rs} B): ring not empty after the run", 1)
+                            samples.setdefault((rs, name), []).append(n / secs)
+        finally:
+            for p in progs.values():
+                p.close()
+    rows = []
+    for rs in SIZES:
+        c = max(samples[(rs, "c")])
+        for name, target, primary in (("callback", 0.25, True), ("batch", 0.75, True),
+                                      ("batch (list)", None, False)):
+            if (rs, name) not in samples:
+                continue
+            py = max(samples[(rs, name)])
+            ratio = py / c
+            rows.append(dict(op=f"{rs:>2}-byte records, {name}", record_size=rs, api=name, py=py, c=c, ratio=ratio,
+                             target=f">= {target:.2f}" if target else "info",
+                             ok=(ratio >= target) if target else None, primary=primary,
+                             samples_py=samples[(rs, name)], samples_c=samples[(rs, "c")]))
+    return rows
+
+
+def print_table(rows: list[dict], args: argparse.Namespace) -> None:
+    print(f"pybpf ring buffer benchmark: kernel {platform.release()}, Python {platform.python_version()}, "
+          f"libbpf {libbpf_version()}, {os.cpu_count()} CPUs, {args.records:,} records per run, "
+          f"{args.ring_size >> 10} KiB ring, best of {args.rounds} interleaved rounds")
+    print("rates are records/s drained end to end (producer thread + consumer); ratio = pybpf / C\n")
+    head = f"{'records, API':<34} {'pybpf':>12} {'C (libbpf)':>12} {'ratio':>7}  {'target':<8} result"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        res = "-" if r["ok"] is None else ("PASS" if r["ok"] else "MISS")
+        print(f"{r['op']:<34} {r['py'] / 1e6:8.2f} M/s {r['c'] / 1e6:8.2f} M/s {r['ratio']:6.2f}x  "
+              f"{r['target']:<8} {res}")
+    miss = [r["op"] for r in rows if r["primary"] and r["ok"] is False]
+    print(f"\n{'all primary targets met' if not miss else 'MISSED: ' + ', '.join(miss)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1M records per run, 3 rounds (CI smoke runs)")
+    ap.add_argument("--records", type=int, help="records per run (default 5,000,000; 1,000,000 with --quick)")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds, best kept (default 5; 3 with --quick)")
+    ap.add_argument("--ring-size", type=int, default=4 << 20, help="ring buffer bytes (default 4 MiB)")
+    ap.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+    ap.add_argument("--check", action="store_true", help="exit 1 if a primary target is missed")
+    args = ap.parse_args()
+    args.records = args.records or (1_000_000 if args.quick else 5_000_000)
+    args.rounds = args.rounds or (3 if args.quick else 5)
+    if os.geteuid() != 0:
+        die("must run as root (BPF maps and programs need CAP_BPF): sudo PYTHONPATH=src python3 bench/ringbuf.py")
+    rows = run(args)
+    if args.json:
+        print(json.dumps({"kernel": platform.release(), "python": platform.python_version(),
+                          "libbpf": libbpf_version(), "records": args.records, "rounds": args.rounds,
+                          "ring_size": args.ring_size, "rows": rows}, indent=1))
+    else:
+        print_table(rows, args)
+    if args.check and any(r["primary"] and r["ok"] is False for r in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
