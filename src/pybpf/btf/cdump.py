@@ -160,7 +160,8 @@ class CDumper(DeclMixin):
                 d = data[i]
                 if ostate[st[i]] == _ORDERED and min(map(oget, w[d + 1:d + 2 * vlen[i]:2]), default=2) == 2:
                     continue
-            self._queue = queue = []
+            queue: list[int] = []
+            self._queue = queue
             order_type(i, False)
             for q in queue:
                 emit(q, 0)
@@ -526,7 +527,7 @@ class CDumper(DeclMixin):
         e = d + 3 * vlen
         mts = w[d + 1:e:3]
         moffs = w[d + 2:e:3]
-        fnames = list(map(t.strs_get, w[d:e:3]))
+        fnames: list = list(map(t.strs_get, w[d:e:3]))
         if None in fnames:
             fnames = [t.string(o) for o in w[d:e:3]]
         bits: "list[int] | None" = None
@@ -546,7 +547,7 @@ class CDumper(DeclMixin):
                 else:
                     decls.append(self.type_decl(mt, fname, lvl + 1))
         else:
-            decls = list(map(_JOIN3, map(_FIRST, tpls), fnames, map(_SECOND, tpls)))
+            decls = list(map(_JOIN3, map(_FIRST, tpls), fnames, map(_SECOND, tpls)))  # type: ignore[arg-type]
         sizes = list(map(self._size.__getitem__, mts))
         if -2 in sizes:
             sizes = list(map(self.size_of, mts))

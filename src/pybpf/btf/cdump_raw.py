@@ -14,7 +14,7 @@ import sys
 from array import array
 from itertools import accumulate, repeat
 from operator import add, and_, rshift, sub
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Optional
 
 from ..errors import BTFError
 from . import _format as F
@@ -69,7 +69,7 @@ class Tables:
         self.data = data
         self.n = len(data)
         self._strs = strs
-        self.strs_get = strs.get
+        self.strs_get: Callable[[int], Optional[str]] = strs.get
         self._raw_strs = raw_strs
         wget = w.__getitem__
         infos = list(map(wget, map(sub, data, repeat(2))))
@@ -82,12 +82,12 @@ class Tables:
         self.st = st
         name_offs = list(map(wget, map(sub, data, repeat(3))))
         name_offs[0] = 0
-        names = list(map(strs.get, name_offs))
+        names: list = list(map(strs.get, name_offs))
         if None in names:
             for i, nm in enumerate(names):
                 if nm is None:
                     names[i] = self.string(name_offs[i])
-        self.name = names
+        self.name: list[str] = names
         self.ptr_size = self._ptr_size()
 
     def string(self, off: int) -> str:

@@ -122,7 +122,7 @@ class _Build:
         self.memo: dict[int, Codec] = {}
 
     def _owned(self, t: Type) -> bool:
-        b = self.btf
+        b: "BTF | None" = self.btf
         while b is not None:
             if t._btf is b:
                 return True
@@ -158,7 +158,7 @@ class _Build:
         k = t.kind
         o = self.order
         if k in _MODS:
-            inner = self.codec(t.type, alias or (t.name if k == Kind.TYPEDEF else ""), depth + 1)  # type: ignore[attr-defined]
+            inner = self.codec(t.type, alias or (t.name if k == Kind.TYPEDEF else ""), depth + 1)
             return inner
         if k == Kind.VAR:
             return self.codec(t.type, alias, depth + 1)  # type: ignore[attr-defined]
@@ -204,7 +204,7 @@ class _Build:
                     continue
                 fields.append(Field(v.name, self.codec(v.type, "", depth + 1), vs.offset * 8))
                 end = max(end, vs.offset + vs.size)
-            return StructCodec(t.size or end, t.name.lstrip(".") or "datasec", fields, t, o)  # type: ignore[attr-defined]
+            return StructCodec(t.size or end, t.name.lstrip(".") or "datasec", fields, t, o)
         if k == Kind.FWD:
             raise CodecError(f"{self._name(t)} is an incomplete (forward-declared) type")
         raise CodecError(f"{self._name(t) if k != Kind.UNKN else 'void'} has no value representation")

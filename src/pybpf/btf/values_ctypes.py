@@ -81,7 +81,7 @@ class _CT:
         if depth > 64:
             raise BTFError(f"BTF: type nesting too deep or cyclic at {t!r}")
         owned = t.id is not None and t._btf is not None
-        key = t.id if owned else id(t)
+        key: int = t.id if owned else id(t)  # type: ignore[assignment]
         store = self.cache if owned else self.memo
         hit = store.get(key)
         if hit is not None:
@@ -93,7 +93,7 @@ class _CT:
     def _make(self, t: Type, alias: str, depth: int) -> Any:
         k = t.kind
         if k in _MODS:
-            return self.get(t.type, alias or (t.name if k == Kind.TYPEDEF else ""), depth + 1)  # type: ignore[attr-defined]
+            return self.get(t.type, alias or (t.name if k == Kind.TYPEDEF else ""), depth + 1)
         if k == Kind.INT:
             size = t.size  # type: ignore[attr-defined]
             if t.bool and size == 1:  # type: ignore[attr-defined]
@@ -281,7 +281,7 @@ class _CT:
             ns["_pack_"] = 1
         if anon:
             ns["_anonymous_"] = tuple(anon)
-        cls = type(name, (ctypes.Union if is_union else ctypes.Structure,), ns)
+        cls: Any = type(name, (ctypes.Union if is_union else ctypes.Structure,), ns)
         try:
             cls._fields_ = fields
         except (TypeError, ValueError, AttributeError):
@@ -319,10 +319,10 @@ class _CT:
             if boff - start * 8:
                 fields.append(("_pad_2", _UINT[unit], boff - start * 8))
             fields.append((bn or f"_anon_bits_{idx}", kinds[unit], bb))
-            ov = type(f"{name}_bits{idx}", (ctypes.Structure,), {"_pack_": 1})
+            ov: Any = type(f"{name}_bits{idx}", (ctypes.Structure,), {"_pack_": 1})
             ov._fields_ = fields
             parts.append((f"_bits{idx}", ov))
-        cls = type(name, (ctypes.Union,), {"_pack_": 1, "_anonymous_": tuple(p[0] for p in parts)})
+        cls: Any = type(name, (ctypes.Union,), {"_pack_": 1, "_anonymous_": tuple(p[0] for p in parts)})
         cls._fields_ = parts
         if ctypes.sizeof(cls) != size:
             raise _Retry()

@@ -83,7 +83,7 @@ class _Dumper:
     def do(self, t: Type, bit_off: int, data: bytes, off: int) -> Any:
         k = t.kind
         if k == Kind.INT:
-            return self.int(t, bit_off, data, off)
+            return self.integer(t, bit_off, data, off)
         if k in (Kind.STRUCT, Kind.UNION):
             pairs = []
             for m in t.members:  # type: ignore[attr-defined]
@@ -135,7 +135,7 @@ class _Dumper:
                                             for vs in t.vars])])  # type: ignore[attr-defined]
         return Raw("(unsupported-kind)")
 
-    def int(self, t: Any, bit_off: int, data: bytes, off: int) -> Any:
+    def integer(self, t: Any, bit_off: int, data: bytes, off: int) -> Any:
         nbits, ioff = t.bits, t.offset
         if bit_off or ioff or nbits % 8:
             total = bit_off + ioff

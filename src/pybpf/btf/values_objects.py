@@ -114,6 +114,7 @@ class UnionValue:
     ``to_dict()`` decodes every member. Equal when the bytes are equal."""
 
     __slots__ = ("_raw",)
+    _raw: bytes
     _codec: "UnionCodec"
     _fields: tuple = ()
 

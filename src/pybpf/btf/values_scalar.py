@@ -368,6 +368,7 @@ class _EnumCache(dict):
     """value -> EnumInt; unknown values are built on the fly (not stored)."""
 
     __slots__ = ("cls",)
+    cls: Any
 
     def __missing__(self, v: int) -> EnumInt:
         return self.cls(v)  # type: ignore[no-any-return]

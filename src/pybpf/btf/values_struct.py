@@ -398,7 +398,7 @@ class StructCodec(_Composite):
                 setattr(cls, f.name, property(itemgetter(i), doc=f"{f.name}: {f.codec.name}"))
         for inner, (i, sub) in self._slot.items():
             if sub is not None and _safe_attr(cls, inner) and inner not in cls.__dict__:
-                setattr(cls, inner, property(lambda self, _i=i, _n=sub: getattr(tuple.__getitem__(self, _i), _n)))
+                setattr(cls, inner, _struct_anon_prop(i, sub))
         g = _DecGen(size, order)
         expr = self._gen_dec(g, 0)
         g.ns["_bad"] = self._raise_bad
@@ -491,6 +491,24 @@ class StructCodec(_Composite):
         g.blob(off, self.size, f"{g.const(self.encode)}({v})")
 
 
+def _struct_anon_prop(i: int, name: str) -> property:
+    def get(self: Any) -> Any:
+        return getattr(tuple.__getitem__(self, i), name)
+    return property(get)
+
+
+def _union_prop(getter: Callable[[bytes], Any], doc: str) -> property:
+    def get(self: Any) -> Any:
+        return getter(self._raw)
+    return property(get, doc=doc)
+
+
+def _union_anon_prop(getter: Callable[[bytes], Any], name: str) -> property:
+    def get(self: Any) -> Any:
+        return getattr(getter(self._raw), name)
+    return property(get)
+
+
 def _sext(v: int, bits: int) -> int:
     return v - (1 << bits) if v >> (bits - 1) else v
 
@@ -513,10 +531,10 @@ class UnionCodec(_Composite):
             getter = g.compile(expr, "get")
             self._getters.append(getter)
             if not f.anon and _safe_attr(cls, f.name) and f.name not in cls.__dict__:
-                setattr(cls, f.name, property(lambda self, _g=getter: _g(self._raw), doc=f"{f.name}: {f.codec.name}"))
+                setattr(cls, f.name, _union_prop(getter, f"{f.name}: {f.codec.name}"))
         for inner, (i, sub) in self._slot.items():
             if sub is not None and _safe_attr(cls, inner) and inner not in cls.__dict__:
-                setattr(cls, inner, property(lambda self, _g=self._getters[i], _n=sub: getattr(_g(self._raw), _n)))
+                setattr(cls, inner, _union_anon_prop(self._getters[i], sub))
 
     def _raise_bad(self, raw: Any) -> None:
         raise self._bad_size(raw)
@@ -524,18 +542,18 @@ class UnionCodec(_Composite):
     def decode(self, raw: Any) -> UnionValue:
         if _raw_len(raw) != self.size:
             raise self._bad_size(raw)
-        obj = object.__new__(self.cls)
+        obj: Any = object.__new__(self.cls)
         object.__setattr__(obj, "_raw", bytes(raw))
         return obj  # type: ignore[no-any-return]
 
     def _from_bytes(self, b: bytes) -> UnionValue:
-        obj = object.__new__(self.cls)
+        obj: Any = object.__new__(self.cls)
         object.__setattr__(obj, "_raw", b)
         return obj  # type: ignore[no-any-return]
 
     def encode(self, obj: Any) -> bytes:
         if type(obj) is self.cls:
-            return obj._raw  # type: ignore[no-any-return]
+            return obj._raw  # type: ignore[attr-defined,no-any-return]
         if isinstance(obj, _BYTES):
             return self._passthrough(obj)  # type: ignore[return-value]
         if obj is None:

@@ -104,10 +104,23 @@ class _Slow(Exception):
 
 
 # ------------------------------------------------------------------------ formatting
+def fhex(b: bytes) -> str:
+    """bpftool's fprint_hex(..., " "): two spaces after every 8th byte, a newline after every 16th."""
+    if len(b) <= 8:
+        return b.hex(" ")
+    rows = []
+    for i in range(0, len(b), 16):
+        row = b[i:i + 16]
+        rows.append(row[:8].hex(" ") + ("  " + row[8:].hex(" ") if len(row) > 8 else ""))
+    return "\n".join(rows)
+
+
 def _hexcols(raw: bytes, size: int, n: int, sep: str) -> list[str]:
     """Each ``size``-byte record of ``raw`` as bpftool's fprint_hex() (bytes separated by ``sep``)."""
     if not size:
         return [""] * n
+    if size > 8:
+        return [fhex(raw[i:i + size]) for i in range(0, size * n, size)]
     h = raw.hex(" ")
     w = 3 * size
     if sep == " ":
@@ -135,7 +148,7 @@ def plain_lines(e: Entries, keys: bytes, vals: bytes, n: int) -> str:
             parts = [f"key:\n{kh[j]}\n"] if ks else []
             v = vals[j * s * nc:(j + 1) * s * nc]
             for c in range(nc):
-                parts.append(f"value (CPU {c:02d}):{sep}{v[c * s:c * s + vs].hex(' ')}\n")
+                parts.append(f"value (CPU {c:02d}):{sep}{fhex(v[c * s:c * s + vs])}\n")
             out.append("".join(parts))
         return "".join(out)
     brk = ks > 16 or vs > 16
@@ -174,7 +187,7 @@ def error_entry(e: Entries, key: bytes, err: int, as_json: bool) -> str:
     brk = e.ks > 16 or len(msg) > 16
     single = e.ks + len(msg) <= 24 and not brk
     sep = "\n" if brk else " "
-    return f"key:{sep}{key.hex(' ')}{'  ' if single else chr(10)}value:{sep}{msg}\n"
+    return f"key:{sep}{fhex(key)}{'  ' if single else chr(10)}value:{sep}{msg}\n"
 
 
 # ---------------------------------------------------------------------------- verb

@@ -19,7 +19,7 @@ from .._sys.syscall import FD
 from ..errors import BPFError
 from ._common import Args, CLIError, Context, is_prefix, strerror
 from ._objects import BPF_F_RDONLY, map_fd, prog_fd
-from .map_dump import OF_MAPS, PERCPU, Entries, _formatter, plain_lines
+from .map_dump import OF_MAPS, PERCPU, Entries, _formatter, fhex, plain_lines
 
 _FLAGS = {"any": 0, "noexist": 1, "exist": 2}
 
@@ -168,7 +168,7 @@ def do_lookup(ctx: Context, args: Args) -> int:
             if ctx.json:
                 print("null")
             else:
-                sys.stdout.write(f"key:\n{(key or b'').hex(' ')}\n\nNot found\n")
+                sys.stdout.write(f"key:\n{fhex(key or b'')}\n\nNot found\n")
             return 255
         print_key_value(ctx, fd, info, key or b"", v)
     return 0
@@ -206,8 +206,8 @@ def do_getnext(ctx: Context, args: Args) -> int:
                              "next_key": [f"0x{b:02x}" for b in nxt]}
         ctx.emit_json(o)
     else:
-        sys.stdout.write((f"key:\n{key.hex(' ')}\n" if key is not None else "key: None\n")
-                         + f"next key:\n{nxt.hex(' ')}\n")
+        sys.stdout.write((f"key:\n{fhex(key)}\n" if key is not None else "key: None\n")
+                         + f"next key:\n{fhex(nxt)}\n")
     return 0
 
 
@@ -296,7 +296,7 @@ def do_event_pipe(ctx: Context, args: Args) -> int:
                 emit('{"type":9,"cpu":%d,"index":%d,"timestamp":%d,"data":[%s]}'
                      % (c, c, ts, ",".join(map(str, raw))))
             else:
-                emit(f"== @{ts // 10**9}.{ts % 10**9:09d} CPU: {c} index: {c} =====\n{raw.hex(' ')}\n")
+                emit(f"== @{ts // 10**9}.{ts % 10**9:09d} CPU: {c} index: {c} =====\n{fhex(raw)}\n")
 
         def on_lost(c: int, n: int) -> None:
             if ctx.json:

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Exercises the header API surface: CO-RE queries and reads at every depth,
  * bitfields, byte order, printk variants, iterators, tail calls, BPF_PROG2,
- * kptr/arg annotations and kconfig/ksym externs. Loads on a BTF kernel. */
+ * arg annotations and kconfig/ksym externs (kprobe, kretprobe and XDP programs;
+ * the BTF-typed program kinds are in features_btf.bpf.c). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -114,23 +115,6 @@ int BPF_KPROBE(core_reads, void *t, int mode)
 	return 0;
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
-{
-	long st = BPF_CORE_READ_BITFIELD(prev, sched_reset_on_fork);
-	struct task_struct *t = bpf_core_cast(next, struct task_struct);
-
-	bpf_printk("%d -> %d %ld %d", prev->pid, next->pid, st, t->tgid);
-	return 0;
-}
-
-SEC("fentry/tcp_v4_connect")
-int BPF_PROG2(connect2, struct sock *, sk, struct sockaddr *, uaddr, int, addr_len)
-{
-	bpf_printk("connect len %d", addr_len);
-	return 0;
-}
-
 SEC("kretprobe/do_nanosleep")
 int BPF_KRETPROBE(ret_probe, long rc)
 {
@@ -147,7 +131,6 @@ int endian(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	char buf[32];
-	u64 args[2] = {1, 2};
 
 	if ((void *)(eth + 1) > end)
 		return XDP_PASS;
