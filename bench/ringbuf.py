@@ -20,6 +20,10 @@ consumer is faster than the producer the rate is the producer's. C and Python ru
 are interleaved (rotating order) and the best of N rounds is kept.
 Targets: callback >= 0.25x C, batch >= 0.75x C.
 
+Secondary "[drain only]" rows pre-fill a big ring with the producer, then time only
+the consumer draining it (C: ring_buffer__consume loop; pybpf: consume() /
+consume_batch()): the consumers' own per-record cost, without the producer.
+
 Run as root:  sudo PYTHONPATH=src python3 bench/ringbuf.py [--quick] [--json] [--check]
 Needs gcc and libbpf-dev (apt-get install gcc libbpf-dev); numpy for the batch rows.
 """
@@ -87,8 +91,8 @@ def libbpf_version() -> str:
         return "?"
 
 
-def run_c(ref: Path, ring: pybpf.Map, prog: pybpf.Program, n: int) -> tuple[float, int]:
-    r = subprocess.run([str(ref), str(ring.fd), str(prog.fd), str(n), "poll"], pass_fds=(ring.fd, prog.fd),
+def run_c(ref: Path, ring: pybpf.Map, prog: pybpf.Program, n: int, mode: str = "poll") -> tuple[float, int]:
+    r = subprocess.run([str(ref), str(ring.fd), str(prog.fd), str(n), mode], pass_fds=(ring.fd, prog.fd),
                        capture_output=True, text=True)
     if r.returncode != 0:
         die(f"C reference failed: {r.stderr.strip()}", 1)
@@ -96,7 +100,7 @@ def run_c(ref: Path, ring: pybpf.Map, prog: pybpf.Program, n: int) -> tuple[floa
     return d["ns"] / 1e9, int(d["n"])
 
 
-def run_py(rb: RingBuffer, prog: pybpf.Program, n: int, drain) -> tuple[float, int]:
+def run_py(prog: pybpf.Program, n: int, drain) -> tuple[float, int]:
     """Produce n records in a thread; drain with ``drain()`` (returns records consumed) until all arrived."""
     err: list[BaseException] = []
 
@@ -119,6 +123,57 @@ def run_py(rb: RingBuffer, prog: pybpf.Program, n: int, drain) -> tuple[float, i
     return secs, got
 
 
+def run_py_drain(prog: pybpf.Program, n: int, drain) -> tuple[float, int]:
+    """Produce n records first (they fit in the ring), then time ``drain()`` alone."""
+    producers.run_producer(prog, 0, n, repeat=0, ctx_out_size=0)
+    t0 = time.perf_counter_ns()
+    got = drain()
+    return (time.perf_counter_ns() - t0) / 1e9, got
+
+
+def _nop(_recs: object) -> None:
+    return None
+
+
+def measure(ref: Path, ring: pybpf.Map, n: int, rounds: int, have_np: bool, drain_only: bool,
+            samples: dict[tuple[str, int, str], list[float]]) -> None:
+    group = "drain" if drain_only else "e2e"
+    progs = {rs: producers.ringbuf_producer(ring, rs) for rs in SIZES}
+    try:
+        with RingBuffer(ring, lambda mv: None) as rb:
+            if drain_only:
+                variants = {
+                    "c": lambda rs: run_c(ref, ring, progs[rs], n, "drain"),
+                    "callback": lambda rs: run_py_drain(progs[rs], n, rb.consume),
+                    "batch": lambda rs: run_py_drain(progs[rs], n,
+                                                     lambda: rb.consume_batch(_nop, record_size=rs)),
+                    "batch (list)": lambda rs: run_py_drain(progs[rs], n, lambda: rb.consume_batch(_nop)),
+                }
+            else:
+                variants = {
+                    "c": lambda rs: run_c(ref, ring, progs[rs], n),
+                    "callback": lambda rs: run_py(progs[rs], n, lambda: rb.poll(100)),
+                    "batch": lambda rs: run_py(progs[rs], n, lambda: rb.poll_batch(_nop, 100, record_size=rs)),
+                    "batch (list)": lambda rs: run_py(progs[rs], n, lambda: rb.poll_batch(_nop, 100)),
+                }
+            if not have_np:
+                del variants["batch"]  # record_size without numpy would be the list path again
+            names = list(variants)
+            for r in range(rounds):
+                for rs in SIZES:
+                    k = r % len(names)
+                    for name in names[k:] + names[:k]:  # rotate who goes first
+                        secs, done = variants[name](rs)
+                        if done != n:
+                            die(f"{name} ({rs} B, {group}): drained {done} records, expected {n}", 1)
+                        if rb.pending():
+                            die(f"{name} ({rs} B, {group}): ring not empty after the run", 1)
+                        samples.setdefault((group, rs, name), []).append(n / secs)
+    finally:
+        for p in progs.values():
+            p.close()
+
+
 def run(args: argparse.Namespace) -> list[dict]:
     ref = build_ref()
     try:
@@ -126,50 +181,31 @@ def run(args: argparse.Namespace) -> list[dict]:
         have_np = True
     except ImportError:
         have_np = False
-    n, rounds = args.records, args.rounds
-    samples: dict[tuple[int, str], list[float]] = {}
+    samples: dict[tuple[str, int, str], list[float]] = {}
     with pybpf.Map.create(pybpf.MapType.RINGBUF, max_entries=args.ring_size, name="bench_rb") as ring:
-        progs = {rs: producers.ringbuf_producer(ring, rs) for rs in SIZES}
-        try:
-            with RingBuffer(ring, lambda mv: None) as rb:
-                def nop_batch(_recs) -> None:
-                    return None
-
-                variants = {
-                    "c": lambda rs: run_c(ref, ring, progs[rs], n),
-                    "callback": lambda rs: run_py(rb, progs[rs], n, lambda: rb.poll(100)),
-                }
-                if have_np:
-                    variants["batch"] = lambda rs: run_py(
-                        rb, progs[rs], n, lambda: rb.poll_batch(nop_batch, 100, record_size=rs))
-                variants["batch (list)"] = lambda rs: run_py(rb, progs[rs], n, lambda: rb.poll_batch(nop_batch, 100))
-                names = list(variants)
-                for r in range(rounds):
-                    for rs in SIZES:
-                        k = r % len(names)
-                        for name in names[k:] + names[:k]:  # rotate who goes first
-                            secs, done = variants[name](rs)
-                            if done != n:
-                                die(f"{name} ({rs} B): drained {done} records, expected {n}", 1)
-                            if rb.pending():
-                                die(f"{name} ({rs} B): ring not empty after the run", 1)
-                            samples.setdefault((rs, name), []).append(n / secs)
-        finally:
-            for p in progs.values():
-                p.close()
+        measure(ref, ring, args.records, args.rounds, have_np, False, samples)
+    if args.drain_records:
+        # big enough for drain_records 64-byte records (72 bytes each with the header)
+        size = 1 << max(12, (args.drain_records * 72).bit_length())
+        with pybpf.Map.create(pybpf.MapType.RINGBUF, max_entries=size, name="bench_rb_fill") as ring:
+            measure(ref, ring, args.drain_records, args.rounds, have_np, True, samples)
     rows = []
-    for rs in SIZES:
-        c = max(samples[(rs, "c")])
-        for name, target, primary in (("callback", 0.25, True), ("batch", 0.75, True),
-                                      ("batch (list)", None, False)):
-            if (rs, name) not in samples:
+    for group in ("e2e", "drain"):
+        for rs in SIZES:
+            if (group, rs, "c") not in samples:
                 continue
-            py = max(samples[(rs, name)])
-            ratio = py / c
-            rows.append(dict(op=f"{rs:>2}-byte records, {name}", record_size=rs, api=name, py=py, c=c, ratio=ratio,
-                             target=f">= {target:.2f}" if target else "info",
-                             ok=(ratio >= target) if target else None, primary=primary,
-                             samples_py=samples[(rs, name)], samples_c=samples[(rs, "c")]))
+            c = max(samples[(group, rs, "c")])
+            for name, target in (("callback", 0.25), ("batch", 0.75), ("batch (list)", None)):
+                if (group, rs, name) not in samples:
+                    continue
+                primary = group == "e2e" and target is not None
+                py = max(samples[(group, rs, name)])
+                ratio = py / c
+                label = f"{rs:>2} B, {name}" + (" [drain only]" if group == "drain" else "")
+                rows.append(dict(op=label, group=group, record_size=rs, api=name, py=py, c=c, ratio=ratio,
+                                 target=f">= {target:.2f}" if primary else "info",
+                                 ok=(ratio >= target) if primary else None, primary=primary,
+                                 samples_py=samples[(group, rs, name)], samples_c=samples[(group, rs, "c")]))
     return rows
 
 
@@ -177,7 +213,9 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
     print(f"pybpf ring buffer benchmark: kernel {platform.release()}, Python {platform.python_version()}, "
           f"libbpf {libbpf_version()}, {os.cpu_count()} CPUs, {args.records:,} records per run, "
           f"{args.ring_size >> 10} KiB ring, best of {args.rounds} interleaved rounds")
-    print("rates are records/s drained end to end (producer thread + consumer); ratio = pybpf / C\n")
+    print("rates are records/s drained end to end (producer thread + consumer, the targets); [drain only] rows:")
+    print(f"a pre-filled ring ({args.drain_records:,} records) drained without a producer (consumer cost alone);")
+    print("ratio = pybpf rate / C rate\n")
     head = f"{'records, API':<34} {'pybpf':>12} {'C (libbpf)':>12} {'ratio':>7}  {'target':<8} result"
     print(head)
     print("-" * len(head))
@@ -195,18 +233,22 @@ def main() -> None:
     ap.add_argument("--records", type=int, help="records per run (default 5,000,000; 1,000,000 with --quick)")
     ap.add_argument("--rounds", type=int, help="interleaved rounds, best kept (default 5; 3 with --quick)")
     ap.add_argument("--ring-size", type=int, default=4 << 20, help="ring buffer bytes (default 4 MiB)")
+    ap.add_argument("--drain-records", type=int,
+                    help="records for the drain-only rows (default 500,000; 200,000 with --quick; 0: skip)")
     ap.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
     ap.add_argument("--check", action="store_true", help="exit 1 if a primary target is missed")
     args = ap.parse_args()
     args.records = args.records or (1_000_000 if args.quick else 5_000_000)
     args.rounds = args.rounds or (3 if args.quick else 5)
+    if args.drain_records is None:
+        args.drain_records = 200_000 if args.quick else 500_000
     if os.geteuid() != 0:
         die("must run as root (BPF maps and programs need CAP_BPF): sudo PYTHONPATH=src python3 bench/ringbuf.py")
     rows = run(args)
     if args.json:
         print(json.dumps({"kernel": platform.release(), "python": platform.python_version(),
                           "libbpf": libbpf_version(), "records": args.records, "rounds": args.rounds,
-                          "ring_size": args.ring_size, "rows": rows}, indent=1))
+                          "ring_size": args.ring_size, "drain_records": args.drain_records, "rows": rows}, indent=1))
     else:
         print_table(rows, args)
     if args.check and any(r["primary"] and r["ok"] is False for r in rows):

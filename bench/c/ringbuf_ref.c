@@ -1,15 +1,18 @@
 /* libbpf reference for bench/ringbuf.py: drain a BPF ring buffer fed by a producer program.
  *
- * usage: ringbuf_ref MAP_FD PROG_FD TOTAL [poll|consume]
+ * usage: ringbuf_ref MAP_FD PROG_FD TOTAL [poll|consume|drain]
  *   MAP_FD   a BPF_MAP_TYPE_RINGBUF map (inherited from the caller)
  *   PROG_FD  a BPF_PROG_TYPE_SYSCALL producer (pybpf.events._producers.ringbuf_producer),
  *            run with bpf_prog_test_run_opts in a second thread; its context is
  *            {u64 start, u64 count, u64 nr_loops} and it returns how many records it wrote
  *            (it retries while the ring is full, so nothing is lost)
  *   TOTAL    records to produce and drain
- *   poll     (default) ring_buffer__poll(rb, 100) loop; consume: busy ring_buffer__consume loop
+ *   poll     (default) ring_buffer__poll(rb, 100) loop; consume: busy ring_buffer__consume loop;
+ *   drain    produce TOTAL records first (they must fit in the ring), then time only
+ *            ring_buffer__consume until all were read (the consumer's own cost)
  * The main thread drains with ring_buffer__new + a callback that counts records.
  * Prints one JSON line: {"n": <records drained>, "ns": <wall ns from producer start to last record>}
+ * (drain: ns from the first ring_buffer__consume call to the last record)
  * Built by bench/ringbuf.py with: cc -O2 ringbuf_ref.c -lbpf -lpthread
  */
 #include <bpf/bpf.h>
@@ -72,7 +75,8 @@ int main(int argc, char **argv)
 	int map_fd = atoi(argv[1]);
 	prog_fd = atoi(argv[2]);
 	total = strtoull(argv[3], NULL, 10);
-	int busy = argc > 4 && !strcmp(argv[4], "consume");
+	const char *mode = argc > 4 ? argv[4] : "poll";
+	int busy = !strcmp(mode, "consume");
 	uint64_t got = 0, t0, t1;
 	pthread_t th;
 
@@ -80,6 +84,27 @@ int main(int argc, char **argv)
 	if (!rb) {
 		fprintf(stderr, "ringbuf_ref: ring_buffer__new: %s\n", strerror(errno));
 		return 1;
+	}
+	if (!strcmp(mode, "drain")) {
+		producer(NULL);
+		if (prod_err) {
+			fprintf(stderr, "ringbuf_ref: producer test run: %s\n", strerror(prod_err));
+			return 1;
+		}
+		t0 = now_ns();
+		while (got < total) {
+			int err = ring_buffer__consume(rb);
+			if (err < 0) {
+				fprintf(stderr, "ringbuf_ref: consume: %s\n", strerror(-err));
+				return 1;
+			}
+			if (err == 0)
+				break;
+		}
+		t1 = now_ns();
+		ring_buffer__free(rb);
+		printf("{\"n\": %llu, \"ns\": %llu}\n", (unsigned long long)got, (unsigned long long)(t1 - t0));
+		return 0;
 	}
 	t0 = now_ns();
 	if (pthread_create(&th, NULL, producer, NULL)) {

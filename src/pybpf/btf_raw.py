@@ -32,11 +32,13 @@ class RawBTF:
         order = "<" if data[:2] == b"\x9f\xeb" else ">"
         self.o = order
         hdr_len, toff, tlen, soff, slen = struct.unpack_from(order + "IIIII", data, 4)
-        self.tstart, self.tend = hdr_len + toff, hdr_len + toff + tlen
-        self.sstart, self.slen = hdr_len + soff, slen
-        self.str_base = base.str_base + base.slen if base is not None else 0
-        self.first_id = base.first_id + len(base.offs) if base is not None else 1
-        self.offs = self._scan()
+        self.tstart: int = hdr_len + toff
+        self.tend: int = hdr_len + toff + tlen
+        self.sstart: int = hdr_len + soff
+        self.slen: int = slen
+        self.str_base: int = base.str_base + base.slen if base is not None else 0
+        self.first_id: int = base.first_id + len(base.offs) if base is not None else 1
+        self.offs: list[int] = self._scan()
         self._names: dict[int, str] = {}
         self.u32 = struct.Struct(order + "I").unpack_from
         self.u32x3 = struct.Struct(order + "III").unpack_from

@@ -36,7 +36,7 @@ _engines: dict[str, Any] = {}
 def available() -> bool:
     """True when capstone can be imported."""
     try:
-        import capstone  # noqa: F401
+        import capstone  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         return False
     return True
@@ -47,7 +47,7 @@ def _engine(arch: str) -> Any:
     if eng is not None:
         return eng
     try:
-        import capstone as cs
+        import capstone as cs  # type: ignore[import-untyped]
     except ImportError:
         raise Error(CAPSTONE_HINT) from None
     if arch in ("x86_64", "amd64"):

@@ -4,7 +4,7 @@
 program/map/link/BTF id, the processes with an fd to it. bpftool gets this from
 a BPF task_file iterator; pybpf reads ``/proc`` instead (no program load, works
 without BTF): every ``/proc/<pid>/fd/*`` whose link is ``anon_inode:bpf-prog``,
-``anon_inode:bpf-map``, ``anon_inode:bpf_link`` or ``anon_inode:btf`` has its
+``anon_inode:bpf-map``, ``anon_inode:bpf_link``/``bpf-link`` or ``anon_inode:btf`` has its
 id in ``/proc/<pid>/fdinfo/<fd>`` (``prog_id``, ``map_id``, ``link_id``,
 ``btf_id``). Processes are listed once each, by pid; ``comm`` is the thread
 group leader's (``/proc/<pid>/comm``), as bpftool shows it. Processes whose
@@ -25,7 +25,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "link": ("anon_inode:bpf_link", "link_id:"),
     "btf": ("anon_inode:btf", "btf_id:"),
 }
-_BY_LINK = {v[0]: k for k, v in KINDS.items()}
+# Link fds made by BPF_LINK_CREATE are "bpf_link", those from BPF_OBJ_GET of a pin "bpf-link".
+_ALIASES = {"anon_inode:bpf-link": "link"}
+_BY_LINK = {**{v[0]: k for k, v in KINDS.items()}, **_ALIASES}
 
 
 class ObjRef(NamedTuple):
@@ -75,9 +77,10 @@ def obj_refs(kind: str) -> dict[int, list[ObjRef]]:
     any other (bpftool likewise lists itself when it holds fds).
     """
     try:
-        link_name, key = KINDS[kind]
+        _link, key = KINDS[kind]
     except KeyError:
         raise ValueError(f"unknown BPF object kind {kind!r} (expected one of {', '.join(KINDS)})") from None
+    names = {n for n, k in _BY_LINK.items() if k == kind}
     out: dict[int, list[ObjRef]] = {}
     readlink, listdir = os.readlink, os.listdir
     try:
@@ -94,7 +97,7 @@ def obj_refs(kind: str) -> dict[int, list[ObjRef]]:
         seen: set[int] = set()
         for fd in fds:
             try:
-                if readlink(base + fd) != link_name:
+                if readlink(base + fd) not in names:
                     continue
             except OSError:
                 continue

@@ -10,12 +10,13 @@ recorded by id. Files that are not BPF objects (iterator outputs such as
 from __future__ import annotations
 
 import os
+from typing import Iterator
 
 from ._sys import cmds
 from .errors import BPFError
 from .pids import fd_kind
 
-__all__ = ["pinned_paths", "bpffs_mounts"]
+__all__ = ["pinned_paths", "walk_pinned", "bpffs_mounts"]
 
 
 def bpffs_mounts() -> list[str]:
@@ -34,10 +35,17 @@ def bpffs_mounts() -> list[str]:
 
 def pinned_paths(kind: str) -> dict[int, list[str]]:
     """Object id -> pinned paths for ``kind`` ('prog', 'map' or 'link'), in walk order."""
+    out: dict[int, list[str]] = {}
+    for obj_id, path in walk_pinned(kind):
+        out.setdefault(obj_id, []).append(path)
+    return out
+
+
+def walk_pinned(kind: str) -> Iterator[tuple[int, str]]:
+    """(object id, path) of every pin of a ``kind`` object, in directory walk order."""
     if kind not in ("prog", "map", "link"):
         raise ValueError(f"pinned objects are programs, maps or links, not {kind!r}")
     info = {"prog": cmds.prog_info, "map": cmds.map_info, "link": cmds.link_info}[kind]
-    out: dict[int, list[str]] = {}
     for mnt in bpffs_mounts():
         for root, _dirs, files in os.walk(mnt, followlinks=False):
             for name in files:
@@ -53,5 +61,4 @@ def pinned_paths(kind: str) -> dict[int, list[str]]:
                         obj_id = int(info(fd.fd).id)
                     except BPFError:
                         continue
-                out.setdefault(obj_id, []).append(path)
-    return out
+                yield obj_id, path

@@ -73,18 +73,18 @@ def build_cfg(code: bytes) -> list[Func]:
         by_head = {bb.head: bb for bb in real}
         entry.succs.append((0, real[0].idx))
         for k, bb in enumerate(real):
-            nxt = f.bbs[k + 2]
+            after = f.bbs[k + 2]
             op, _src, off = slots[bb.tail] if 0 <= bb.tail < n else (0, 0, 0)
             jop = op & 0xF0
             if op & 0x07 not in (0x05, 0x06) or jop in (0x80, 0x90):
-                bb.succs.append((bb.idx, nxt.idx))
+                bb.succs.append((bb.idx, after.idx))
                 continue
             target = by_head.get(bb.tail + off + 1)
             if jop == 0x00:
                 if target is not None:
                     bb.succs.append((bb.idx, target.idx))
                 continue
-            bb.succs.append((bb.idx, nxt.idx))
+            bb.succs.append((bb.idx, after.idx))
             if target is not None:
                 bb.succs.append((bb.idx, target.idx))
     return funcs

@@ -20,7 +20,7 @@ from typing import Any, Optional
 from ._sys import cmds
 from ._sys.info import ProgInfo
 
-__all__ = ["DumpInfo", "fetch", "func_proto", "Dumper"]
+__all__ = ["DumpInfo", "fetch", "func_proto", "Dumper", "linfo_plain", "linfo_json"]
 
 
 @dataclasses.dataclass
@@ -153,6 +153,41 @@ def _func(btf: Any, proto: Any, func: Any, out: list[str]) -> None:
     out.append(")")
 
 
+# ------------------------------------------------------------------------- line info
+def btf_str(btf: Any, off: int) -> Optional[str]:
+    try:
+        return str(btf.string(off)) if btf is not None else None
+    except Exception:  # noqa: BLE001 - a bad offset prints nothing, as in bpftool
+        return None
+
+
+def linfo_plain(btf: Any, rec: tuple[int, int, int, int], linum: bool, prefix: str = "; ") -> str:
+    """bpftool's btf_dump_linfo_plain(): ``; <source line>`` (+ ``[file:F line_num:N line_col:C]``)."""
+    line = btf_str(btf, rec[2])
+    if line is None:
+        return ""
+    line = line.lstrip()
+    if linum:
+        f = btf_str(btf, rec[1]) or ""
+        return f"{prefix}{line} [file:{f} line_num:{rec[3] >> 10} line_col:{rec[3] & 0x3FF}]\n"
+    return f"{prefix}{line}\n"
+
+
+def linfo_json(btf: Any, obj: dict[str, Any], rec: tuple[int, int, int, int], linum: bool) -> None:
+    """bpftool's btf_dump_linfo_json(): ``src`` (+ ``file``, ``line_num``, ``line_col``)."""
+    line = btf_str(btf, rec[2])
+    if line is not None:
+        obj["src"] = line.lstrip()
+    if linum:
+        f = btf_str(btf, rec[1])
+        if f is not None:
+            obj["file"] = f
+        if rec[3] >> 10:
+            obj["line_num"] = rec[3] >> 10
+        if rec[3] & 0x3FF:
+            obj["line_col"] = rec[3] & 0x3FF
+
+
 # ------------------------------------------------------------------------------ dumper
 class Dumper:
     """Renders a :class:`DumpInfo` like bpftool's xlated_dumper.c / jit_disasm.c."""
@@ -190,33 +225,13 @@ class Dumper:
         return cand if cand[0] == off else None
 
     def _str(self, off: int) -> Optional[str]:
-        try:
-            return self.btf.string(off) if self.btf is not None else None
-        except Exception:  # noqa: BLE001
-            return None
+        return btf_str(self.btf, off)
 
     def _linfo_plain(self, rec: tuple[int, int, int, int], linum: bool, prefix: str = "; ") -> str:
-        line = self._str(rec[2])
-        if line is None:
-            return ""
-        line = line.lstrip()
-        if linum:
-            f = self._str(rec[1]) or ""
-            return f"{prefix}{line} [file:{f} line_num:{rec[3] >> 10} line_col:{rec[3] & 0x3FF}]\n"
-        return f"{prefix}{line}\n"
+        return linfo_plain(self.btf, rec, linum, prefix)
 
     def _linfo_json(self, obj: dict[str, Any], rec: tuple[int, int, int, int], linum: bool) -> None:
-        line = self._str(rec[2])
-        if line is not None:
-            obj["src"] = line.lstrip()
-        if linum:
-            f = self._str(rec[1])
-            if f is not None:
-                obj["file"] = f
-            if rec[3] >> 10:
-                obj["line_num"] = rec[3] >> 10
-            if rec[3] & 0x3FF:
-                obj["line_col"] = rec[3] & 0x3FF
+        linfo_json(self.btf, obj, rec, linum)
 
     # -- xlated
     def xlated_plain(self, opcodes: bool = False, linum: bool = False) -> str:
@@ -344,5 +359,6 @@ class Dumper:
         if linum:
             f = self._str(rec[1]) or ""
             short = shorten_path(f)
-            out += f"; [{'...' if short != f else ''}{dot_escape(short)} line:{rec[3] >> 10} col:{rec[3] & 0x3FF}]\\l\\\n"
+            dots = "..." if short != f else ""
+            out += f"; [{dots}{dot_escape(short)} line:{rec[3] >> 10} col:{rec[3] & 0x3FF}]\\l\\\n"
         return out + "; " + dot_escape(line.lstrip()) + "\\l\\\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .jit_disasm import CAPSTONE_HINT, available, disassemble
-from .prog_dump import DumpInfo, func_proto
+from .prog_dump import DumpInfo, func_proto, linfo_json, linfo_plain
 
 __all__ = ["jited_plain", "jited_json", "functions"]
 
@@ -70,11 +70,7 @@ def jited_plain(info: DumpInfo, opcodes: bool = False, linum: bool = False) -> s
         from .errors import Error
 
         raise Error(CAPSTONE_HINT)
-    from .prog_dump import Dumper
-
     lines = _linfo_at(info) if info.line_info and info.btf is not None else {}
-    fmt = Dumper.__new__(Dumper)
-    fmt.btf, fmt.d = info.btf, info
     out: list[str] = []
     funcs = functions(info)
     for proto, sym, _i, code, addr in funcs:
@@ -85,7 +81,7 @@ def jited_plain(info: DumpInfo, opcodes: bool = False, linum: bool = False) -> s
         for off, data, text, _parts in _insns(code, addr):
             k = lines.get(addr + off) if addr else None
             if k is not None:
-                out.append(fmt._linfo_plain(info.line_info[k], linum))
+                out.append(linfo_plain(info.btf, info.line_info[k], linum))
             if text:
                 out.append(f"{off:4x}:\t{text}")
                 if opcodes:
@@ -103,11 +99,7 @@ def jited_json(info: DumpInfo, opcodes: bool = False, linum: bool = False) -> An
         from .errors import Error
 
         raise Error(CAPSTONE_HINT)
-    from .prog_dump import Dumper
-
     lines = _linfo_at(info) if info.line_info and info.btf is not None else {}
-    fmt = Dumper.__new__(Dumper)
-    fmt.btf, fmt.d = info.btf, info
     funcs = functions(info)
     result: list[Any] = []
     for proto, sym, _i, code, addr in funcs:
@@ -116,7 +108,7 @@ def jited_json(info: DumpInfo, opcodes: bool = False, linum: bool = False) -> An
             o: dict[str, Any] = {}
             k = lines.get(addr + off) if addr else None
             if k is not None:
-                fmt._linfo_json(o, info.line_info[k], linum)
+                linfo_json(info.btf, o, info.line_info[k], linum)
             o["pc"] = f"0x{off:x}"
             o["operation"] = parts[0]
             o["operands"] = parts[1:] or [None]

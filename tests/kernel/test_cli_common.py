@@ -212,3 +212,15 @@ class LoadedBTFProg:
     def close(self) -> None:
         if os.path.exists(self.pin):
             os.unlink(self.pin)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+def test_without_privileges_one_line_like_bpftool():
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC))
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    r = subprocess.run([*drop, sys.executable, "-m", "pybpf", "prog", "list"], capture_output=True, text=True, env=env)
+    assert r.returncode == 255 and r.stdout == ""
+    assert r.stderr.startswith("Error: can't get next program: Operation not permitted") and r.stderr.count("\n") == 1
+    r = subprocess.run([*drop, sys.executable, "-m", "pybpf", "map", "show", "id", "1"], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 255 and r.stderr == "Error: get map by id (1): Operation not permitted\n"

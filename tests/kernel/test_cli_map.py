@@ -111,14 +111,13 @@ def test_element_verbs_like_bpftool(capsys):
         assert rc == 0 and m[2][0] == 8  # 010 is octal, as C strtoul reads it
         rc, _, err = cli(capsys, "map", "update", "id", mid, "key", "2", "0", "0", "0", "value", *["0"] * 8, "noexist")
         assert rc == 255 and err.startswith("Error: update failed: File exists")
-        for args in (["lookup", "id", mid, "key", "1", "0", "0", "0"], ["getnext", "id", mid],
-                     ["getnext", "id", mid, "key", "1", "0", "0", "0"], ["lookup", "id", mid, "key", "9", "0", "0", "0"]):
-            theirs = bpftool(*args[:1], *args[1:], check=False)
+        k1, k9 = ["key", "1", "0", "0", "0"], ["key", "9", "0", "0", "0"]
+        for args in (["lookup", "id", mid, *k1], ["getnext", "id", mid], ["getnext", "id", mid, *k1],
+                     ["lookup", "id", mid, *k9]):
             rc, out, _ = cli(capsys, "map", *args)
             assert out == bpftool("map", *args, check=False), args
             rc, out, _ = cli(capsys, "-j", "map", *args)
             assert json.loads(out) == json.loads(bpftool("-j", "map", *args, check=False)), args
-            del theirs
         rc, out, _ = cli(capsys, "map", "lookup", "id", mid, "key", "9", "0", "0", "0")
         assert rc == 255 and out == "key:\n09 00 00 00\n\nNot found\n"
         rc, _, err = cli(capsys, "map", "lookup", "id", mid, "key", "1", "0")

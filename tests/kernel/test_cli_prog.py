@@ -196,7 +196,8 @@ def test_tracelog_streams_lines(capsys, monkeypatch, tmp_path):
     from pybpf.cli import prog_run
 
     fake = tmp_path / "trace_pipe"
-    fake.write_bytes(b"  python-1 [000] d..31 1.0: bpf_trace_printk: hi\n  python-1 [000] 2.0: bpf_trace_printk: x\"y\n")
+    fake.write_bytes(b"  python-1 [000] d..31 1.0: bpf_trace_printk: hi\n"
+                     b"  python-1 [000] 2.0: bpf_trace_printk: x\"y\n")
     monkeypatch.setattr(prog_run, "_trace_pipe", lambda ctx: str(fake))
     rc, out, _ = cli(capsys, "prog", "tracelog")
     assert rc == 0 and out == fake.read_text()

@@ -251,6 +251,16 @@ def test_nested_and_anonymous_members():
     assert hash(v) == hash(c.decode(c.encode(v)))
 
 
+def test_empty_struct_and_memoryview_input():
+    c = codec(Struct("empty", 0, []))
+    assert c.size == 0 and c.decode(b"") == c.zero() and repr(c.decode(b"")) == "empty()"
+    assert c.encode({}) == b""
+    btf, tid = build(TASK)
+    c = codec_for(btf, tid)
+    raw = struct.pack("<II16sQ", 1, 2, b"sh", 3)
+    assert c.decode(memoryview(raw)) == c.decode(bytearray(raw)) == c.decode(raw)
+
+
 def test_member_names_shadowing_methods():
     t = Struct("odd", 12, [Member("count", U32, 0), Member("index", U32, 32), Member("to_dict", U32, 64)])
     c = codec(t)

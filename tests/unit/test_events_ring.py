@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from pybpf.events._ring import BUSY_BIT, DISCARD_BIT, PAGE
 from pybpf.events.perfbuf import PerfBuffer
-from pybpf.events.ringbuf import RingBuffer, _Ring
+from pybpf.events._drain import Ring
+from pybpf.events.ringbuf import RingBuffer
 
 SIZE = PAGE  # smallest ring
 
@@ -57,13 +58,16 @@ class FakeRing:
         self.data_mm[PAGE + SIZE:PAGE + 2 * SIZE] = bytes(self.model)
         self._set(self.data_mm, 0, self.prod)
 
-    def reader(self, callback=None) -> RingBuffer:
+    def reader(self, callback=None, runs: bool = True) -> RingBuffer:
         rb = RingBuffer()
-        rb._attach(_Ring(None, SIZE, self.cons_mm, self.data_mm, callback=callback))
+        ring = Ring(None, SIZE, self.cons_mm, self.data_mm, callback=callback)
+        ring.runs = runs
+        rb._attach(ring)
         return rb
 
 
-records = st.lists(st.tuples(st.binary(max_size=200), st.sampled_from([0, 0, 0, DISCARD_BIT])), max_size=40)
+payloads = st.one_of(st.binary(max_size=200), st.sampled_from([b"", b"12345678", b"x" * 20]))
+records = st.lists(st.tuples(payloads, st.sampled_from([0, 0, 0, DISCARD_BIT])), max_size=80)
 
 
 def fill(r: FakeRing, recs, busy: bool):
@@ -83,13 +87,13 @@ def fill(r: FakeRing, recs, busy: bool):
 
 @settings(max_examples=150, deadline=None)
 @given(recs=records, start=st.integers(0, 4 * SIZE // 8).map(lambda x: x * 8), busy=st.booleans(),
-       mode=st.sampled_from(["callback", "list", "iter"]))
+       mode=st.sampled_from(["callback", "runs", "list", "iter"]))
 def test_reader_modes_agree_with_model(recs, start, busy, mode):
     r = FakeRing(start)
     expect, stop = fill(r, recs, busy)
     got: list[bytes] = []
-    with r.reader(lambda mv: got.append(bytes(mv))) as rb:
-        if mode == "callback":
+    with r.reader(lambda mv: got.append(bytes(mv)), runs=mode == "runs") as rb:
+        if mode in ("callback", "runs"):
             n = rb.consume()
         elif mode == "list":
             n = rb.consume_batch(lambda recs: got.extend(bytes(m) for m in recs))
@@ -170,3 +174,39 @@ def test_perf_records_including_wrapped_ones(start, sizes):
     n, reached, stopped = pb._parse(buf, pos, end)
     assert got == expect and reached == end and not stopped
     assert n == len(sizes) and pb.lost_total == (5 if len(sizes) > 2 else 0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(sizes=st.lists(st.sampled_from([8, 16, 24]), min_size=1, max_size=60), repeat=st.integers(1, 30),
+       stop_at=st.integers(0, 200), raise_at=st.integers(0, 200), runs=st.booleans())
+def test_stop_and_raise_positions_in_both_loops(sizes, repeat, stop_at, raise_at, runs):
+    """Runs of equal sizes (run loop) and mixed sizes (general loop): a callback that stops or
+    raises at record k leaves exactly k + 1 records consumed."""
+    r = FakeRing(0)
+    pushed = []
+    for i, sz in enumerate(s for s in sizes for _ in range(repeat)):
+        if not r.push(i.to_bytes(4, "little") * (sz // 4)):
+            break
+        pushed.append(i)
+    seen: list[int] = []
+
+    def cb(mv):
+        seen.append(int.from_bytes(mv[:4], "little"))
+        if len(seen) - 1 == raise_at:
+            raise RuntimeError("x")
+        if len(seen) - 1 == stop_at:
+            return -1
+        return None
+
+    with r.reader(cb, runs=runs) as rb:
+        try:
+            rb.consume()
+        except RuntimeError:
+            assert raise_at < len(pushed) and raise_at <= stop_at
+        k = len(seen)
+        assert seen == pushed[:k]
+        assert k == len(pushed) or k - 1 in (stop_at, raise_at)
+        rest: list[int] = []
+        rb._rings[0].callback = lambda mv: rest.append(int.from_bytes(mv[:4], "little"))
+        rb.consume()
+        assert seen + rest == pushed and r.cons == r.prod

@@ -39,3 +39,9 @@ __all__ = [
     "BTFExt", "FuncInfo", "LineInfo", "CoreRelo", "CoreReloKind", "InfoBlob",
     "func_info_blob", "line_info_blob", "core_relo_blob", "FUNC_INFO_SIZE", "LINE_INFO_SIZE", "CORE_RELO_SIZE",
 ]
+
+# Typed values (map keys/values, global variables) and the C header dumper.
+from .cdump import dump_c  # noqa: E402
+from .values import DatasecView, codec_for, ctypes_type, format_value  # noqa: E402
+
+__all__ += ["codec_for", "ctypes_type", "DatasecView", "format_value", "dump_c"]

@@ -32,7 +32,6 @@ output of ~130k vmlinux types fast in pure Python.
 from __future__ import annotations
 
 import gc
-import sys
 from itertools import chain, compress, repeat
 from operator import add, and_, itemgetter, mod, mul, rshift
 from typing import TYPE_CHECKING, Iterable, Optional
@@ -717,10 +716,3 @@ def _dump(btf: "BTF", roots: "list[int] | None", header_guard: "str | None", pre
     if header_guard:
         tail.append(f"#endif /* {header_guard} */\n")
     return "".join(head) + body + "".join(tail)
-
-
-if __name__ == "__main__":  # pragma: no cover - python -m pybpf.btf.cdump [BTF file]
-    from .spec import BTF as _BTF
-    _src = sys.argv[1] if len(sys.argv) > 1 else None
-    _b = _BTF.from_bytes(open(_src, "rb").read()) if _src else _BTF.load_vmlinux()
-    sys.stdout.write(dump_c(_b))

@@ -32,7 +32,10 @@ def _str_hash(s: str) -> int:
 
 
 def sorted_ids(d: "CDumper") -> list[int]:
-    """bpftool's ``sort_btf_c`` order (types ranked by kind, then by name)."""
+    """bpftool's ``sort_btf_c`` order (types ranked by kind, then by name).
+
+    Unlike bpftool, which skips the first type of its sorted array (meant to be
+    void, but void sorts last), every type is dumped."""
     t = d.t
     kind, name, st, w, data, vlen = t.kind, t.name, t.st, t.w, t.data, t.vlen
     mask = 0xFFFFFFFFFFFFFFFF
@@ -101,15 +104,31 @@ def sorted_ids(d: "CDumper") -> list[int]:
             h = (h * 31 + disambig(st[i], members, depth + 1)) & mask
         return h
 
+    # bpftool compares (rank, sort name, own name, disambiguation hash, id); the
+    # hash is only needed to break ties, so it is computed for tied groups only.
+    # Types that never emit anything at top level (funcs, vars, ...) go last.
     keys = []
+    skipped = []
     for i in range(1, t.n):
-        r = rank(i)
-        if r == 10 and kind[i] in _SKIP_TOP:
-            keys.append((r, b"", b"", 0, i))
+        if kind[i] in _SKIP_TOP and kind[i] not in (_INT, _FLOAT):
+            skipped.append(i)
             continue
-        keys.append((r, sort_name(i).encode(), name[i].encode(), disambig(i, True), i))
+        keys.append((rank(i), sort_name(i).encode("utf-8", "surrogateescape"),
+                     name[i].encode("utf-8", "surrogateescape"), i))
     keys.sort()
-    return [k[-1] for k in keys]
+    out: list[int] = []
+    j, n = 0, len(keys)
+    while j < n:
+        k = j + 1
+        head = keys[j][:3]
+        while k < n and keys[k][:3] == head:
+            k += 1
+        if k - j == 1:
+            out.append(keys[j][3])
+        else:
+            out.extend(sorted((x[3] for x in keys[j:k]), key=lambda i: (disambig(i, True), i)))
+        j = k
+    return out + skipped
 
 
 def kfunc_prototypes(d: "CDumper") -> str:

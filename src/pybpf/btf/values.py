@@ -60,7 +60,7 @@ __all__ = [
     "codec_for", "value_class", "Codec", "CodecError", "ReadOnlyError", "IntCodec", "BoolCodec", "BigIntCodec",
     "BitIntCodec", "EnumCodec", "EnumInt", "FloatCodec", "PtrCodec", "StrCodec", "BytesCodec", "RawCodec",
     "ArrayCodec", "StructCodec", "UnionCodec", "StructValue", "UnionValue", "Field", "asdict", "enum_class",
-    "ctypes_type", "DatasecView", "format_value", "format_entry", "dumps_bpftool",
+    "ctypes_type", "DatasecView", "format_value", "format_entry", "dumps_bpftool", "BpftoolObject", "Raw",
 ]
 
 _MODS = frozenset({Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG})
@@ -158,8 +158,8 @@ class _Build:
         k = t.kind
         o = self.order
         if k in _MODS:
-            inner = self.codec(t.type, alias or (t.name if k == Kind.TYPEDEF else ""), depth + 1)
-            return inner
+            alias = alias or (t.name if k == Kind.TYPEDEF else "")
+            return self.codec(t.type, alias, depth + 1)  # type: ignore[attr-defined]
         if k == Kind.VAR:
             return self.codec(t.type, alias, depth + 1)  # type: ignore[attr-defined]
         if k == Kind.INT:
@@ -204,7 +204,8 @@ class _Build:
                     continue
                 fields.append(Field(v.name, self.codec(v.type, "", depth + 1), vs.offset * 8))
                 end = max(end, vs.offset + vs.size)
-            return StructCodec(t.size or end, t.name.lstrip(".") or "datasec", fields, t, o)
+            size = t.size or end  # type: ignore[attr-defined]
+            return StructCodec(size, t.name.lstrip(".") or "datasec", fields, t, o)
         if k == Kind.FWD:
             raise CodecError(f"{self._name(t)} is an incomplete (forward-declared) type")
         raise CodecError(f"{self._name(t) if k != Kind.UNKN else 'void'} has no value representation")
@@ -247,5 +248,5 @@ class _Build:
 
 # re-exports (these modules import codec_for lazily, so there is no cycle)
 from .values_ctypes import ctypes_type  # noqa: E402
-from .values_format import dumps_bpftool, format_entry, format_value  # noqa: E402
+from .values_format import BpftoolObject, Raw, dumps_bpftool, format_entry, format_value  # noqa: E402
 from .values_view import DatasecView  # noqa: E402

@@ -93,7 +93,8 @@ class _CT:
     def _make(self, t: Type, alias: str, depth: int) -> Any:
         k = t.kind
         if k in _MODS:
-            return self.get(t.type, alias or (t.name if k == Kind.TYPEDEF else ""), depth + 1)
+            alias = alias or (t.name if k == Kind.TYPEDEF else "")
+            return self.get(t.type, alias, depth + 1)  # type: ignore[attr-defined]
         if k == Kind.INT:
             size = t.size  # type: ignore[attr-defined]
             if t.bool and size == 1:  # type: ignore[attr-defined]

@@ -120,7 +120,8 @@ class _FmtCodec(Codec):
 
     __slots__ = ("fmt", "_st")
 
-    def __init__(self, size: int, name: str, fmt: str, type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
+    def __init__(self, size: int, name: str, fmt: str,
+                 type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
         super().__init__(size, name, type, order)
         self.fmt = fmt
         self._st = struct.Struct(self._end + fmt)
@@ -248,7 +249,8 @@ class BitIntCodec(Codec):
     __slots__ = ("bits", "shift", "signed", "inner", "_mask")
 
     def __init__(self, size: int, bits: int, shift: int, signed: bool, name: str = "",
-                 inner: Optional[Codec] = None, type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
+                 inner: Optional[Codec] = None,
+                 type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
         super().__init__(size, name or f"{'s' if signed else 'u'}{bits}", type, order)
         self.bits, self.shift, self.signed, self.inner = bits, shift, signed, inner
         self._mask = (1 << bits) - 1
@@ -453,7 +455,8 @@ class FloatCodec(_FmtCodec):
 
     __slots__ = ()
 
-    def __init__(self, size: int, name: str = "", type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
+    def __init__(self, size: int, name: str = "",
+                 type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
         fmt = {2: "e", 4: "f", 8: "d"}[size]
         super().__init__(size, name or ("float" if size == 4 else "double"), fmt, type, order)
 
@@ -468,7 +471,8 @@ class PtrCodec(IntCodec):
 
     __slots__ = ()
 
-    def __init__(self, size: int, name: str = "void *", type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
+    def __init__(self, size: int, name: str = "void *",
+                 type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
         super().__init__(size, False, name, type, order)
 
 
@@ -484,7 +488,8 @@ class StrCodec(Codec):
 
     __slots__ = ("fmt",)
 
-    def __init__(self, size: int, name: str = "", type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
+    def __init__(self, size: int, name: str = "",
+                 type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
         super().__init__(size, name or f"char[{size}]", type, order)
         self.fmt = f"{size}s"
 
@@ -525,7 +530,8 @@ class BytesCodec(Codec):
 
     __slots__ = ("fmt",)
 
-    def __init__(self, size: int, name: str = "", type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
+    def __init__(self, size: int, name: str = "",
+                 type: "Type | None" = None, order: str = "little") -> None:  # noqa: A002
         super().__init__(size, name or f"unsigned char[{size}]", type, order)
         self.fmt = f"{size}s"
 

@@ -157,7 +157,8 @@ class ArrayCodec(Codec):
     __slots__ = ("elem", "nelems", "_fmt_all", "_zero")
     hashable = False
 
-    def __init__(self, elem: Codec, nelems: int, name: str = "", type: Any = None, order: str = "little") -> None:  # noqa: A002
+    def __init__(self, elem: Codec, nelems: int, name: str = "",
+                 type: Any = None, order: str = "little") -> None:  # noqa: A002
         super().__init__(elem.size * nelems, name or f"{elem.name}[{nelems}]", type, order)
         self.elem = elem
         self.nelems = nelems
@@ -390,7 +391,8 @@ class StructCodec(_Composite):
 
     __slots__ = ("_simple", "_st")
 
-    def __init__(self, size: int, name: str, fields: list[Field], type: Any = None, order: str = "little") -> None:  # noqa: A002
+    def __init__(self, size: int, name: str, fields: list[Field],
+                 type: Any = None, order: str = "little") -> None:  # noqa: A002
         super().__init__(size, name, fields, type, order)
         self.cls = cls = _make_class(StructValue, name, self)
         for i, f in enumerate(fields):
@@ -403,7 +405,7 @@ class StructCodec(_Composite):
         expr = self._gen_dec(g, 0)
         g.ns["_bad"] = self._raise_bad
         flat = f"({', '.join(f't[{i}]' for i in range(g.n))},)" if g.n else "()"
-        self._simple = g.n == len(fields) and expr == f"{g.const(tuple.__new__)}({g.const(cls)}, {flat})" \
+        self._simple = 0 < g.n == len(fields) and expr == f"{g.const(tuple.__new__)}({g.const(cls)}, {flat})" \
             and not g.pre
         if self._simple:
             expr = f"{g.const(tuple.__new__)}({g.const(cls)}, t)"
@@ -520,7 +522,8 @@ class UnionCodec(_Composite):
     __slots__ = ("_getters",)
     hashable = True
 
-    def __init__(self, size: int, name: str, fields: list[Field], type: Any = None, order: str = "little") -> None:  # noqa: A002
+    def __init__(self, size: int, name: str, fields: list[Field],
+                 type: Any = None, order: str = "little") -> None:  # noqa: A002
         super().__init__(size, name, fields, type, order)
         self.cls = cls = _make_class(UnionValue, name, self)
         self._getters = []

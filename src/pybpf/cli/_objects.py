@@ -52,6 +52,20 @@ def open_pinned(path: str, kind: str, flags: int = 0) -> FD:
     return fd
 
 
+_NEXT_WHAT = {"prog": "program", "map": "map", "link": "link", "btf": "BTF object"}
+
+
+def iter_ids(kind: str) -> list[int]:
+    """Every id of ``kind``, with bpftool's error text (``can't get next program: ...``)."""
+    try:
+        return cmds.iter_ids(kind)
+    except BPFError as e:
+        hint = " -- kernel too old?" if e.errno == 22 else ""
+        if e.errno in (1, 13):
+            hint = " (needs CAP_SYS_ADMIN: run as root)"
+        raise _err(f"can't get next {_NEXT_WHAT[kind]}: {strerror(e)}{hint}") from None
+
+
 def _fd_by_id(kind: str, obj_id: int, flags: int = 0) -> FD:
     return cmds.fd_by_id(kind, obj_id, flags)
 
@@ -68,16 +82,11 @@ def prog_full_name(info: ProgInfo, fd: int) -> str:
         from ..btf import BTF
 
         with cmds.fd_by_id("btf", int(i2.btf_id)) as bfd:
-            btf = BTF.from_bytes(cmds.btf_data(bfd.fd), base=_base_for(bfd.fd))
+            btf = BTF.from_bytes(cmds.btf_data(bfd.fd))
         t = btf[int(rec[1])]
         return t.name or name
     except Exception:  # noqa: BLE001 - best effort, as bpftool falls back to the short name
         return name
-
-
-def _base_for(btf_fd: int) -> Any:
-    """vmlinux BTF when ``btf_fd`` is split (module or program BTF on a module), else None."""
-    return None
 
 
 # --------------------------------------------------------------------------- programs
@@ -114,7 +123,7 @@ def prog_fds(args: Args) -> list[FD]:
 def _progs_matching(pred: Any) -> list[FD]:
     out: list[FD] = []
     try:
-        for obj_id in cmds.iter_ids("prog"):
+        for obj_id in iter_ids("prog"):
             try:
                 fd = _fd_by_id("prog", obj_id)
             except BPFError as e:
@@ -170,7 +179,7 @@ def map_fds(args: Args, flags: int = 0) -> list[FD]:
             raise _err("can't parse name")
         out: list[FD] = []
         try:
-            for obj_id in cmds.iter_ids("map"):
+            for obj_id in iter_ids("map"):
                 try:
                     fd = _fd_by_id("map", obj_id, BPF_F_RDONLY)
                 except BPFError as e:
@@ -224,28 +233,69 @@ def btf_fd(args: Args) -> FD:
 
 
 # ----------------------------------------------------------------------- show tables
+class LibbpfHashmap:
+    """libbpf's hashmap (hashmap.c) with bpftool's id-as-hash: keeps bpftool's output order.
+
+    bpftool collects pinned paths and BTF users in such maps (appending several values
+    per key) and prints them with hashmap__for_each_key_entry(), whose order depends on
+    bucket insertion at the head and on rehashing as the map grows. Emulated exactly.
+    """
+
+    _MUL = 11400714819323198485
+
+    def __init__(self) -> None:
+        self.bits = 0
+        self.buckets: list[list[tuple[int, Any]]] = []
+        self.size = 0
+
+    def _h(self, key: int, bits: int) -> int:
+        return 0 if bits == 0 else ((key * self._MUL) & 0xFFFFFFFFFFFFFFFF) >> (64 - bits)
+
+    def append(self, key: int, value: Any) -> None:
+        cap = len(self.buckets)
+        if cap == 0 or (self.size + 1) * 4 // 3 > cap:
+            bits = max(self.bits + 1, 2)
+            new: list[list[tuple[int, Any]]] = [[] for _ in range(1 << bits)]
+            for bucket in self.buckets:
+                for entry in bucket:  # bucket lists are head-first
+                    new[self._h(entry[0], bits)].insert(0, entry)
+            self.buckets, self.bits = new, bits
+        self.buckets[self._h(key, self.bits)].insert(0, (key, value))
+        self.size += 1
+
+    def get(self, key: int) -> list[Any]:
+        """Values of ``key`` in hashmap__for_each_key_entry() order."""
+        if not self.buckets:
+            return []
+        return [v for k, v in self.buckets[self._h(key, self.bits)] if k == key]
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+
 class ShowTables:
     """What every ``show`` prints besides the object: pinned paths (-f) and holding processes."""
 
     def __init__(self, ctx: Context, kind: str, pins: bool = True) -> None:
         from ..pids import obj_refs
 
-        self.pinned: dict[int, list[str]] | None = None
+        self.pinned: LibbpfHashmap | None = None
         if ctx.bpffs and pins:
-            from ..pinned import pinned_paths
+            from ..pinned import walk_pinned
 
-            # bpftool's hashmap lists several paths of one object newest-first.
-            self.pinned = {k: v[::-1] for k, v in pinned_paths(kind).items()}
+            self.pinned = LibbpfHashmap()
+            for obj_id, path in walk_pinned(kind):
+                self.pinned.append(obj_id, path)
         self.refs: dict[int, list[ObjRef]] = obj_refs(kind)
 
     def pinned_plain(self, obj_id: int) -> str:
         if not self.pinned:
             return ""
-        return "".join(f"\n\tpinned {p}" for p in self.pinned.get(obj_id, ()))
+        return "".join(f"\n\tpinned {p}" for p in self.pinned.get(obj_id))
 
     def pinned_json(self, obj: dict[str, Any], obj_id: int) -> None:
         if self.pinned:  # bpftool: an empty list on every object once anything is pinned
-            obj["pinned"] = list(self.pinned.get(obj_id, ()))
+            obj["pinned"] = self.pinned.get(obj_id)
 
     def pids_plain(self, obj_id: int) -> str:
         refs = self.refs.get(obj_id)

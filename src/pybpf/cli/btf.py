@@ -8,7 +8,7 @@ from typing import Any
 from .._sys import cmds
 from ..errors import BPFError, Error
 from ._common import Args, CLIError, Context, is_prefix, select, strerror, strtoul
-from ._objects import BPF_F_RDONLY, ShowTables, btf_fd, map_fd, prog_fd
+from ._objects import BPF_F_RDONLY, LibbpfHashmap, ShowTables, btf_fd, iter_ids, map_fd, prog_fd
 
 HELP = """Usage: pybpf btf { show | list } [id BTF_ID]
        pybpf btf dump BTF_SRC [format FORMAT] [root_id ROOT_ID]
@@ -25,13 +25,12 @@ HELP = """Usage: pybpf btf { show | list } [id BTF_ID]
 SYSFS_VMLINUX = "/sys/kernel/btf/vmlinux"
 
 
-def _users() -> tuple[dict[int, list[int]], dict[int, list[int]]]:
-    """BTF id -> prog ids / map ids using it (bpftool's hashmaps list them newest-first)."""
-    progs: dict[int, list[int]] = {}
-    maps: dict[int, list[int]] = {}
+def _users() -> tuple[LibbpfHashmap, LibbpfHashmap]:
+    """BTF id -> prog ids / map ids using it, in bpftool's (hashmap) order."""
+    progs, maps = LibbpfHashmap(), LibbpfHashmap()
     for kind, table in (("prog", progs), ("map", maps)):
         info = cmds.prog_info if kind == "prog" else cmds.map_info
-        for obj_id in cmds.iter_ids(kind):
+        for obj_id in iter_ids(kind):
             try:
                 fd = cmds.fd_by_id(kind, obj_id, BPF_F_RDONLY if kind == "map" else 0)
             except BPFError as e:
@@ -41,20 +40,19 @@ def _users() -> tuple[dict[int, list[int]], dict[int, list[int]]]:
             with fd:
                 b = int(info(fd.fd).btf_id)
             if b:
-                table.setdefault(b, []).insert(0, obj_id)
+                table.append(b, obj_id)
     return progs, maps
 
 
-def _show_one(ctx: Context, fd: int, progs: dict[int, list[int]], maps: dict[int, list[int]],
-              t: ShowTables) -> Any:
+def _show_one(ctx: Context, fd: int, progs: LibbpfHashmap, maps: LibbpfHashmap, t: ShowTables) -> Any:
     try:
         i, name = cmds.btf_info(fd)
     except BPFError as e:
         raise CLIError(f"can't get BTF object info: {strerror(e)}") from None
     bid = int(i.id)
     if ctx.json:
-        o: dict[str, Any] = {"id": bid, "size": int(i.btf_size), "prog_ids": progs.get(bid, []),
-                             "map_ids": maps.get(bid, [])}
+        o: dict[str, Any] = {"id": bid, "size": int(i.btf_size), "prog_ids": progs.get(bid),
+                             "map_ids": maps.get(bid)}
         t.pids_json(o, bid)
         o["kernel"] = bool(i.kernel_btf)
         if name:
@@ -63,9 +61,9 @@ def _show_one(ctx: Context, fd: int, progs: dict[int, list[int]], maps: dict[int
     label = f"[{name}]" if i.kernel_btf else (name or "<anon>")
     out = f"{bid}: name {label}  size {i.btf_size}B"
     if progs.get(bid):
-        out += "  prog_ids " + ",".join(map(str, progs[bid]))
+        out += "  prog_ids " + ",".join(map(str, progs.get(bid)))
     if maps.get(bid):
-        out += "  map_ids " + ",".join(map(str, maps[bid]))
+        out += "  map_ids " + ",".join(map(str, maps.get(bid)))
     return out + t.pids_plain(bid) + "\n"
 
 
@@ -81,7 +79,7 @@ def do_show(ctx: Context, args: Args) -> int:
             ctx.emit_json(r) if ctx.json else sys.stdout.write(r)
             return 0
         objs = []
-        for obj_id in cmds.iter_ids("btf"):
+        for obj_id in iter_ids("btf"):
             try:
                 bfd = cmds.fd_by_id("btf", obj_id)
             except BPFError as e:
@@ -136,9 +134,10 @@ def _from_file(path: str) -> Any:
     except OSError as e:
         raise CLIError(f"failed to load BTF from {path}: {strerror(e)}") from None
     if data[:4] == b"\x7fELF":
-        data = btf_from_elf(data)
-        if data is None:
+        sec = btf_from_elf(data)
+        if sec is None:
             raise CLIError(f"failed to load BTF from {path}: no .BTF section")
+        data = sec
     base = _vmlinux() if path.startswith("/sys/kernel/btf/") else None
     try:
         return BTF.from_bytes(data, base=base)

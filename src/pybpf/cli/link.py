@@ -12,7 +12,7 @@ from .._sys.consts import AttachType, LinkType, ProgramType
 from .._sys.info import LinkInfo
 from ..errors import BPFError
 from ._common import Args, CLIError, Context, select, strerror, type_json, type_str
-from ._objects import ShowTables, link_fd
+from ._objects import ShowTables, iter_ids, link_fd
 from .prog import pin_fd
 
 HELP = """Usage: pybpf link { show | list }   [LINK]
@@ -59,8 +59,8 @@ class _Full:
         elif t == LinkType.KPROBE_MULTI and i.kprobe_multi.count:
             n = int(i.kprobe_multi.count)
             self.addrs, self.cookies = (ctypes.c_uint64 * n)(), (ctypes.c_uint64 * n)()
-            i2.kprobe_multi.addrs, i2.kprobe_multi.cookies = ctypes.addressof(self.addrs), ctypes.addressof(self.cookies)
-            i2.kprobe_multi.count = n
+            km = i2.kprobe_multi
+            km.addrs, km.cookies, km.count = ctypes.addressof(self.addrs), ctypes.addressof(self.cookies), n
         elif t == LinkType.UPROBE_MULTI and i.uprobe_multi.count:
             n = int(i.uprobe_multi.count)
             self.offs, self.refs, self.cookies = [(ctypes.c_uint64 * n)() for _ in range(3)]
@@ -333,7 +333,7 @@ def do_show(ctx: Context, args: Args) -> int:
         return 0
     args.done()
     objs: list[Any] = []
-    for obj_id in cmds.iter_ids("link"):
+    for obj_id in iter_ids("link"):
         try:
             fd = cmds.fd_by_id("link", obj_id)
         except BPFError as e:

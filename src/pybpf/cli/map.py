@@ -10,7 +10,7 @@ from .._sys.consts import MapType, ProgramType
 from .._sys.info import MapInfo
 from ..errors import BPFError
 from ._common import Args, CLIError, Context, select, strerror, strtoul, type_json, type_str
-from ._objects import BPF_F_RDONLY, ShowTables, map_fd, map_fds
+from ._objects import BPF_F_RDONLY, ShowTables, iter_ids, map_fd, map_fds
 from .prog import fdinfo, pin_fd
 
 HELP = """Usage: pybpf map { show | list }   [MAP]
@@ -116,8 +116,8 @@ def do_show(ctx: Context, args: Args) -> int:
         try:
             items = [(fd.fd, cmds.map_info(fd.fd)) for fd in fds]
             if ctx.json:
-                objs = [show_json(fd, i, t) for fd, i in items]
-                ctx.emit_json(objs if len(objs) > 1 else objs[0])
+                found = [show_json(fd, i, t) for fd, i in items]
+                ctx.emit_json(found if len(found) > 1 else found[0])
             else:
                 sys.stdout.write("".join(show_plain(fd, i, t) for fd, i in items))
         finally:
@@ -126,7 +126,7 @@ def do_show(ctx: Context, args: Args) -> int:
         return 0
     args.done()
     objs: list[Any] = []
-    for obj_id in cmds.iter_ids("map"):
+    for obj_id in iter_ids("map"):
         try:
             fd = cmds.fd_by_id("map", obj_id, BPF_F_RDONLY)
         except BPFError as e:

@@ -61,7 +61,7 @@ class Entries:
                 v = ops.lookup(nxt)
                 yield nxt, (v if v is not None else 2)
             except BPFError as e:
-                yield nxt, int(e.errno)
+                yield nxt, int(e.errno or 0)
             key = nxt
 
 

@@ -13,7 +13,7 @@ from .._sys.info import ProgInfo
 from .._sys.syscall import FD
 from ..errors import BPFError
 from ._common import Args, CLIError, Context, select, strerror, type_json, type_str
-from ._objects import ShowTables, prog_fd, prog_fds, prog_full_name
+from ._objects import ShowTables, iter_ids, prog_fd, prog_fds, prog_full_name
 
 HELP = """Usage: pybpf prog { show | list } [PROG]
        pybpf prog dump xlated PROG [{ file FILE | [opcodes] [linum] [visual] }]
@@ -208,8 +208,8 @@ def do_show(ctx: Context, args: Args) -> int:
             raise CLIError("no program matches this handle")
         try:
             if ctx.json:
-                objs = [show_json(fd.fd, t) for fd in fds]
-                ctx.emit_json(objs if len(objs) > 1 else objs[0])
+                found = [show_json(fd.fd, t) for fd in fds]
+                ctx.emit_json(found if len(found) > 1 else found[0])
             else:
                 sys.stdout.write("".join(show_plain(fd.fd, t) for fd in fds))
         finally:
@@ -219,7 +219,7 @@ def do_show(ctx: Context, args: Args) -> int:
     args.done()
     plain: list[str] = []
     objs: list[dict[str, Any]] = []
-    for obj_id in cmds.iter_ids("prog"):
+    for obj_id in iter_ids("prog"):
         try:
             fd = cmds.fd_by_id("prog", obj_id)
         except BPFError as e:

@@ -10,8 +10,7 @@ the scratch copy's path of a text source to the name the user gave (or
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, NamedTuple, Optional, Sequence
 
 from pybpf.errors import CompileError
 
@@ -20,11 +19,10 @@ __all__ = ["Diagnostic", "parse", "make_error", "rewrite_paths"]
 _LINE = re.compile(
     r"^(?P<file>[^\n]*?):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<sev>fatal error|error|warning|note|remark): "
     r"(?P<msg>.*)$")
-_TOOL = re.compile(r"^(?P<tool>[\w.+-]+): (?P<sev>fatal error|error|warning): (?P<msg>.*)$")
+_TOOL = re.compile(r"^(?:(?P<tool>[\w.+-]+): )?(?P<sev>fatal error|error|warning): (?P<msg>.*)$")
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(NamedTuple):
     """One compiler message.
 
     ``severity`` is ``"error"``, ``"warning"`` or ``"note"`` (``fatal error``

@@ -5,13 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import logging
 import os
 import re
 import shlex
-import shutil
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
@@ -24,7 +20,11 @@ from .toolchain import Compiler, find_compiler, target_arch
 
 __all__ = ["compile", "compile_file", "CompiledObject", "include_dir", "base_flags", "slow_notice"]
 
-log = logging.getLogger("pybpf.compile")
+
+def _log():  # logging is imported only when something is logged
+    import logging
+
+    return logging.getLogger("pybpf.compile")
 
 Source = Union[str, bytes, "os.PathLike[str]"]
 Progress = Callable[[str], None]
@@ -74,16 +74,16 @@ def _headers_digest() -> str:
 
 
 @contextlib.contextmanager
-def slow_notice(progress: Optional[Progress], message: str, delay: float = _SLOW) -> Iterator[None]:
+def slow_notice(progress: Optional[Progress], message: str, delay: Optional[float] = None) -> Iterator[None]:
     """Report ``message`` (to ``progress``, else the ``pybpf.compile`` logger at INFO)
     if the block takes longer than ``delay`` seconds. ``progress`` runs on a timer thread."""
     def fire() -> None:
         try:
-            (progress or log.info)(message)
+            (progress or _log().info)(message)
         except Exception:  # a failing progress hook must not break the compile
-            log.debug("progress hook failed", exc_info=True)
+            _log().debug("progress hook failed", exc_info=True)
 
-    t = threading.Timer(delay, fire)
+    t = threading.Timer(_SLOW if delay is None else delay, fire)
     t.daemon = True
     t.start()
     try:
@@ -167,6 +167,8 @@ def _deps_valid(meta: dict) -> bool:
 
 def _run(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
     """Run the compiler; (exit status, combined output). The only place a compile spawns."""
+    import subprocess
+
     try:
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                            text=True, errors="replace", stdin=subprocess.DEVNULL)
@@ -233,6 +235,9 @@ def _source_name(display: str) -> str:
 
 
 def _build(job: _Job, progress: Optional[Progress]) -> tuple[bytes, dict, str, list[str]]:
+    import shutil
+    import tempfile
+
     scratch = tempfile.mkdtemp(prefix="pybpf-cc-")
     try:
         if job.path is None:
@@ -325,7 +330,7 @@ def compile(source: Source, *, cflags: Sequence[str] = (), include_dirs: Iterabl
     obj, meta, out, argv = _build(job, progress)
     warns = diag.warnings_of(diag.parse(out))
     for w in warns:
-        log.info("%s", w)
+        _log().info("%s", w)
     if use_cache:
         meta["output"] = out
         store.save(key, store.Entry(obj, meta))

@@ -19,15 +19,12 @@ import hashlib
 import importlib.util
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from pybpf.errors import CompileError
 
@@ -54,7 +51,7 @@ def target_arch(machine: Optional[str] = None) -> str:
 
     Also accepts the target names themselves (``x86``, ``arm64``, ``riscv``...).
     """
-    m = (machine or platform.machine()).lower()
+    m = (machine or os.uname().machine).lower()
     if m in _ZIG_UAPI:
         return m
     try:
@@ -63,8 +60,7 @@ def target_arch(machine: Optional[str] = None) -> str:
         raise CompileError(f"unknown target architecture {m!r} (use one of {sorted(_ZIG_UAPI)})") from None
 
 
-@dataclass(frozen=True)
-class Compiler:
+class Compiler(NamedTuple):
     """A C compiler that can target BPF.
 
     ``argv`` is the command prefix (``("/…/zig", "cc")`` or ``("/usr/bin/clang",)``),
@@ -76,7 +72,7 @@ class Compiler:
     argv: tuple[str, ...]
     version: str
     origin: str
-    zig_lib: Optional[str] = field(default=None, compare=False)
+    zig_lib: Optional[str] = None
 
     @property
     def identity(self) -> str:
@@ -97,10 +93,15 @@ class Compiler:
         return ["-target", endian]
 
     def system_include_flags(self, arch: str) -> list[str]:
-        """Fallback include dirs for UAPI headers (``<linux/bpf.h>``): ziglang ships them."""
-        if not self.zig_lib:
+        """Last-resort include dirs for Linux UAPI headers (``<linux/bpf.h>``, ``<asm/types.h>``):
+        the copies the ziglang wheel ships, whichever compiler runs (after its own system dirs)."""
+        lib = self.zig_lib
+        if lib is None:
+            zig = zig_path()
+            lib = os.path.join(os.path.dirname(zig), "lib") if zig else None
+        if lib is None:
             return []
-        base = os.path.join(self.zig_lib, "libc", "include")
+        base = os.path.join(lib, "libc", "include")
         dirs = [os.path.join(base, f"{_ZIG_UAPI.get(arch, arch)}-linux-any"), os.path.join(base, "any-linux-any")]
         out: list[str] = []
         for d in dirs:
@@ -189,6 +190,8 @@ def _probe(argv: tuple[str, ...], kind: str) -> Optional[dict]:
 
 
 def _run_probe(argv: tuple[str, ...], kind: str) -> Optional[dict]:
+    import subprocess
+
     def run(*args: str) -> Optional[str]:
         try:
             p = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=60,

@@ -31,6 +31,7 @@ _BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 _lock = threading.Lock()
 _hash_memo: dict[tuple, str] = {}
+_gen_memo: list[str] = []
 
 #: Test hook: replace with ``(identity, fn(btf_path) -> header text)`` to use another generator.
 override: Optional[tuple[str, Callable[[str], str]]] = None
@@ -85,17 +86,23 @@ def generator_id() -> str:
     """Identity of the vmlinux.h generator (changes when the dumper's code changes)."""
     if override is not None:
         return override[0]
-    try:
-        from pybpf.btf import cdump
-    except ImportError:
-        return "none"
-    d = os.path.dirname(os.path.abspath(cdump.__file__))
+    with _lock:
+        if _gen_memo:
+            return _gen_memo[0]
+    # hash the dumper's source files without importing them (warm compiles stay cheap)
+    d = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "btf")
     h = hashlib.blake2b(digest_size=8)
-    for name in sorted(os.listdir(d)):
-        if name.startswith("cdump") and name.endswith(".py"):
+    try:
+        names = sorted(n for n in os.listdir(d) if n.startswith("cdump") and n.endswith(".py"))
+        for name in names:
             with open(os.path.join(d, name), "rb") as f:
                 h.update(name.encode() + b"\0" + f.read())
-    return "cdump-" + h.hexdigest()
+    except OSError:
+        names = []
+    ident = "cdump-" + h.hexdigest() if names else "none"
+    with _lock:
+        _gen_memo[:] = [ident]
+    return ident
 
 
 def generate(btf_path: str = VMLINUX_BTF) -> str:

@@ -97,6 +97,7 @@ def find_functions(elf: ElfObject, text_idx: int) -> list[Func]:
         if not sec.executable or not sec.size or sec.type != 1:
             continue
         data = sec.data
+        nfuncs = len(out)
         for sym in elf.symbols:
             if sym.shndx != sec.index or sym.type != STT.FUNC:
                 continue
@@ -111,6 +112,12 @@ def find_functions(elf: ElfObject, text_idx: int) -> list[Func]:
             hidden = sym.bind != STB.LOCAL and sym.visibility in (STV.HIDDEN, STV.INTERNAL)
             out.append(Func(sym.name, sec.index, sec.name, sym.value // 8,
                             _slots(data[sym.value:sym.value + sym.size]), sec.index == text_idx, hidden))
+        if len(out) == nfuncs:
+            # Pre-2019 clang emitted no STT_FUNC symbols: libbpf 0.x fails ("failed to find program
+            # symbol at offset 0") and 1.x silently finds no program; say so rather than drop the code.
+            raise ELFError(f"section {sec.name!r}: {sec.size // 8} instructions but no STT_FUNC symbol; "
+                           "programs without function symbols (objects built by clang < 9, libbpf 0.x "
+                           "layout) are not supported: rebuild with a current clang")
     out.sort(key=lambda f: (f.sec_idx, f.sec_off))
     for a, b in zip(out, out[1:]):
         if a.sec_idx == b.sec_idx and a.sec_off + a.cnt > b.sec_off:

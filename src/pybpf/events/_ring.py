@@ -16,6 +16,7 @@ acquire/release.
 from __future__ import annotations
 
 import ctypes
+import functools
 import errno
 import mmap as _mmap
 import platform
@@ -160,7 +161,9 @@ def stop_requested(ret: Any) -> bool:
     return ret is False or (type(ret) is int and ret < 0)
 
 
+@functools.lru_cache(maxsize=None)
 def numpy_or_none() -> Any:
+    """numpy if installed (it is optional), else None."""
     try:
         import numpy
     except ImportError:  # pragma: no cover - numpy is optional

@@ -25,79 +25,15 @@ published), exactly like libbpf's ``ring_buffer__poll``.
 
 from __future__ import annotations
 
-import mmap as _mmap
 from typing import Any, AsyncIterator, Callable, Iterator, Sequence
 
-from .._sys.consts import MapType
-from .._sys.syscall import FD
 from ..errors import Error
-from ._ring import (
-    BUSY_BIT, DISCARD_BIT, LEN_MASK, PAGE, EpollSet, close_mmap, fence, map_handle, mmap_fd, numpy_or_none,
-    release, stop_requested, timeout_s,
-)
+from ._drain import BatchCallback, Callback, Ring, drain, drain_list, drain_numpy, iter_ring
+from ._ring import EpollSet, numpy_or_none, timeout_s
 
 __all__ = ["RingBuffer"]
 
 MIN_KERNEL = "5.8"
-_FLAGS = BUSY_BIT | DISCARD_BIT
-_WEAK = fence is not None
-_LIST_MAX = 1024  # records per list handed to a batch callback
-
-Callback = Callable[[memoryview], Any]
-BatchCallback = Callable[[Any], Any]
-
-
-class _Ring:
-    """One mapped ring: positions, data views and its callbacks."""
-
-    __slots__ = ("fd", "map", "size", "mask", "cons_mm", "data_mm", "views", "cons_q", "prod_q", "data", "hdr",
-                 "callback", "batch", "record_size", "dtype")
-
-    def __init__(self, fd: FD | None, size: int, cons_mm: _mmap.mmap, data_mm: _mmap.mmap,
-                 callback: Callback | None = None, batch: BatchCallback | None = None,
-                 record_size: int | None = None, dtype: Any = None, map: Any = None) -> None:
-        self.fd, self.size, self.mask, self.map = fd, size, size - 1, map
-        self.cons_mm: _mmap.mmap | None = cons_mm
-        self.data_mm: _mmap.mmap | None = data_mm
-        cons_base, data_base = memoryview(cons_mm), memoryview(data_mm)
-        prod_base = data_base[:8]
-        self.cons_q = cons_base[:8].cast("Q")
-        self.prod_q = prod_base.cast("Q")
-        self.data = data_base[PAGE:]
-        self.hdr = self.data.cast("I")
-        self.views = [self.hdr, self.data, self.prod_q, prod_base, self.cons_q, data_base, cons_base]
-        self.callback = callback
-        self.batch = batch
-        self.record_size = record_size
-        self.dtype = dtype
-
-    @classmethod
-    def open(cls, m: Any, **kw: Any) -> "_Ring":
-        """Map ring buffer ``m`` (consumer page RW, producer page + data twice RO)."""
-        fd, _t, size, obj = map_handle(m, (MapType.RINGBUF,), "RingBuffer", MIN_KERNEL)
-        cons_mm = data_mm = None
-        try:
-            cons_mm = mmap_fd(fd.fd, PAGE, _mmap.PROT_READ | _mmap.PROT_WRITE, 0, "ring buffer consumer page",
-                              MIN_KERNEL)
-            data_mm = mmap_fd(fd.fd, PAGE + 2 * size, _mmap.PROT_READ, PAGE, "ring buffer data", MIN_KERNEL)
-            return cls(fd, size, cons_mm, data_mm, map=obj, **kw)
-        except BaseException:
-            close_mmap(cons_mm)
-            close_mmap(data_mm)
-            fd.close()
-            raise
-
-    def pending(self) -> int:
-        return self.prod_q[0] - self.cons_q[0]
-
-    def close(self) -> None:
-        release(*self.views)
-        self.views = []
-        close_mmap(self.cons_mm)
-        close_mmap(self.data_mm)
-        self.cons_mm = self.data_mm = None
-        if self.fd is not None:
-            self.fd.close()
 
 
 class RingBuffer:
@@ -118,8 +54,8 @@ class RingBuffer:
     def __init__(self, map_or_maps: Any = None, callback: Callback | None = None, *,
                  batch_callback: BatchCallback | None = None, record_size: int | None = None,
                  dtype: Any = None) -> None:
-        self._rings: list[_Ring] = []
-        self._by_fd: dict[int, _Ring] = {}
+        self._rings: list[Ring] = []
+        self._by_fd: dict[int, Ring] = {}
         self._ep = EpollSet()
         self._closed = False
         self._busy = 0
@@ -140,10 +76,10 @@ class RingBuffer:
         self._check()
         if record_size is not None and record_size <= 0:
             raise ValueError("record_size must be positive")
-        self._attach(_Ring.open(map, callback=callback, batch=batch_callback, record_size=record_size, dtype=dtype))
+        self._attach(Ring.open(map, callback=callback, batch=batch_callback, record_size=record_size, dtype=dtype))
         return self
 
-    def _attach(self, ring: _Ring) -> None:
+    def _attach(self, ring: Ring) -> None:
         if ring.fd is not None:  # fd-less rings (unit tests over anonymous memory) are never "ready"
             try:
                 self._ep.add(ring.fd.fd)
@@ -173,7 +109,7 @@ class RingBuffer:
         if self._closed or self._close_pending:
             raise Error("RingBuffer is closed")
 
-    def _ready(self, timeout_ms: float | None) -> list[_Ring]:
+    def _ready(self, timeout_ms: float | None) -> list[Ring]:
         by_fd = self._by_fd
         return [by_fd[fd] for fd, _ in self._ep.poll(timeout_s(timeout_ms))]
 
@@ -185,14 +121,14 @@ class RingBuffer:
         Ctrl-C while waiting raises ``KeyboardInterrupt`` with nothing consumed.
         """
         self._check()
-        return self._run(self._ready(timeout_ms), self._drain)
+        return self._run(self._ready(timeout_ms), drain)
 
     def consume(self) -> int:
         """Run the callback on every record available now in every ring (no waiting)."""
         self._check()
-        return self._run(self._rings, self._drain)
+        return self._run(self._rings, drain)
 
-    def _run(self, rings: Sequence[_Ring], drain: Callable[..., int], *args: Any) -> int:
+    def _run(self, rings: Sequence[Ring], drain: Callable[..., int], *args: Any) -> int:
         n = 0
         self._busy += 1
         try:
@@ -203,48 +139,6 @@ class RingBuffer:
             if self._close_pending and not self._busy:
                 self.close()
         return n
-
-    def _drain(self, r: _Ring) -> int:
-        cb = r.callback
-        if cb is None:
-            raise Error("this ring has no per-record callback: use poll_batch() or pass callback=")
-        cons_q = r.cons_q
-        cons = cons_q[0]
-        prod = r.prod_q[0]
-        if cons >= prod:
-            return 0
-        hdr, data, mask, weak = r.hdr, r.data, r.mask, _WEAK
-        limit = cons + r.size  # at most one ring's worth per call, so poll() returns under a fast producer
-        n = 0
-        try:
-            if weak:
-                fence()  # type: ignore[misc]
-            while True:
-                while cons < prod:
-                    off = cons & mask
-                    h = hdr[off >> 2]
-                    if h & _FLAGS:
-                        if h & BUSY_BIT:
-                            return n
-                        cons += ((h & LEN_MASK) + 15) & ~7
-                        continue
-                    if weak:
-                        fence()  # type: ignore[misc]
-                    cons += (h + 15) & ~7
-                    n += 1
-                    off += 8
-                    ret = cb(data[off:off + h])
-                    if ret is not None and stop_requested(ret):
-                        return n
-                if cons >= limit:
-                    return n
-                prod = r.prod_q[0]
-                if cons >= prod:
-                    return n
-        finally:
-            if weak:
-                fence()  # type: ignore[misc]
-            cons_q[0] = cons
 
     # ------------------------------------------------------------ batch API
     def poll_batch(self, callback_batch: BatchCallback | None = None, timeout_ms: float | None = -1, *,
@@ -273,7 +167,7 @@ class RingBuffer:
         self._check()
         return self._run(self._rings, self._drain_batch, callback_batch, record_size, dtype)
 
-    def _drain_batch(self, r: _Ring, cb: BatchCallback | None, record_size: int | None, dtype: Any) -> int:
+    def _drain_batch(self, r: Ring, cb: BatchCallback | None, record_size: int | None, dtype: Any) -> int:
         cb = cb or r.batch
         if cb is None:
             raise Error("no batch callback: pass callback_batch= or batch_callback= to add()")
@@ -286,105 +180,8 @@ class RingBuffer:
         if rs is not None:
             np = numpy_or_none()
             if np is not None:
-                return self._drain_numpy(r, cb, rs, dt, np)
-        return self._drain_list(r, cb)
-
-    def _drain_list(self, r: _Ring, cb: BatchCallback) -> int:
-        cons_q = r.cons_q
-        cons = cons_q[0]
-        prod = r.prod_q[0]
-        if cons >= prod:
-            return 0
-        if _WEAK:
-            fence()  # type: ignore[misc]
-        hdr, data, mask = r.hdr, r.data, r.mask
-        recs: list[memoryview] = []
-        add = recs.append
-        n = 0
-        try:
-            while cons < prod:
-                # Lists are capped: a few thousand memoryviews stay in cache and out of the GC's way.
-                end = min(prod, cons + _LIST_MAX * 8 * 4)
-                while cons < end:
-                    off = cons & mask
-                    h = hdr[off >> 2]
-                    if h & _FLAGS:
-                        if h & BUSY_BIT:
-                            prod = cons
-                            break
-                        cons += ((h & LEN_MASK) + 15) & ~7
-                        continue
-                    cons += (h + 15) & ~7
-                    off += 8
-                    add(data[off:off + h])
-                    if len(recs) >= _LIST_MAX:
-                        break
-                if recs:
-                    n += len(recs)
-                    if _WEAK:
-                        fence()  # type: ignore[misc]
-                    cb(recs)
-                    recs.clear()
-                    if _WEAK:
-                        fence()  # type: ignore[misc]
-                    cons_q[0] = cons
-        finally:
-            recs.clear()
-            if _WEAK:
-                fence()  # type: ignore[misc]
-            cons_q[0] = cons
-        return n
-
-    def _drain_numpy(self, r: _Ring, cb: BatchCallback, rs: int, dt: Any, np: Any) -> int:
-        cons_q = r.cons_q
-        cons = cons_q[0]
-        prod = r.prod_q[0]
-        if cons >= prod:
-            return 0
-        total = (rs + 15) & ~7
-        mask, mm, hdr = r.mask, r.data_mm, r.hdr
-        if dt is None:
-            dt = np.dtype((np.uint8, (rs,)))
-        else:
-            dt = np.dtype(dt)
-            if dt.itemsize > rs:
-                raise ValueError(f"dtype itemsize {dt.itemsize} exceeds record_size {rs}")
-        u32 = np.uint32
-        n_done = 0
-        try:
-            while cons < prod:
-                off = cons & mask
-                k = (prod - cons) // total
-                if k:
-                    hdrs = np.ndarray((k,), u32, mm, PAGE + off, (total,))
-                    bad = hdrs != rs
-                    if bad.any():
-                        k = int(bad.argmax())
-                    if k:
-                        if _WEAK:
-                            fence()  # type: ignore[misc]
-                        arr = np.ndarray((k,), dt, mm, PAGE + off + 8, (total,))
-                        cons += k * total
-                        n_done += k
-                        try:
-                            cb(arr)
-                        finally:
-                            del arr
-                        continue
-                # the record at cons is busy, discarded, or of another size
-                h = hdr[off >> 2]
-                if h & BUSY_BIT:
-                    break
-                if h == rs:
-                    continue  # committed after the vectorised check: look again
-                cons += ((h & LEN_MASK) + 15) & ~7
-                if not h & DISCARD_BIT:
-                    raise Error(f"ring buffer record of {h & LEN_MASK} bytes read with record_size={rs}")
-        finally:
-            if _WEAK:
-                fence()  # type: ignore[misc]
-            cons_q[0] = cons
-        return n_done
+                return drain_numpy(r, cb, rs, dt, np)
+        return drain_list(r, cb)
 
     # ------------------------------------------------------------- iterators
     def records(self, timeout_ms: float | None = -1) -> Iterator[bytes]:
@@ -395,7 +192,7 @@ class RingBuffer:
         while not self._closed:
             got = False
             for r in self._rings:
-                for rec in self._iter_ring(r):
+                for rec in iter_ring(r):
                     got = True
                     yield rec
             if not got and not self._ready(timeout_ms) and timeout_ms is not None and timeout_ms >= 0:
@@ -403,42 +200,6 @@ class RingBuffer:
 
     def __iter__(self) -> Iterator[bytes]:
         return self.records()
-
-    def _iter_ring(self, r: _Ring) -> Iterator[bytes]:
-        cons_q = r.cons_q
-        cons = cons_q[0]
-        prod = r.prod_q[0]
-        if cons >= prod:
-            return
-        if _WEAK:
-            fence()  # type: ignore[misc]
-        hdr, mm, mask = r.hdr, r.data_mm, r.mask
-        assert mm is not None
-        limit = cons + r.size
-        try:
-            while cons < prod:
-                off = cons & mask
-                h = hdr[off >> 2]
-                if h & BUSY_BIT:
-                    return
-                if _WEAK:
-                    fence()  # type: ignore[misc]
-                ln = h & LEN_MASK
-                cons += (ln + 15) & ~7
-                if not h & DISCARD_BIT:
-                    start = PAGE + off + 8
-                    rec = mm[start:start + ln]
-                    cons_q[0] = cons
-                    yield rec
-                    if not r.views:
-                        return  # closed while the consumer held this record
-                if cons >= prod and cons < limit:
-                    prod = r.prod_q[0]
-        finally:
-            if not self._closed and r.views:
-                if _WEAK:
-                    fence()  # type: ignore[misc]
-                cons_q[0] = cons
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._arecords()
@@ -448,7 +209,7 @@ class RingBuffer:
         while not self._closed:
             got = False
             for r in self._rings:
-                for rec in self._iter_ring(r):
+                for rec in iter_ring(r):
                     got = True
                     yield rec
             if not got:
