@@ -231,7 +231,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1M records per run, 3 rounds (CI smoke runs)")
     ap.add_argument("--records", type=int, help="records per run (default 5,000,000; 1,000,000 with --quick)")
-    ap.add_argument("--rounds", type=int, help="interleaved rounds, best kept (default 5; 3 with --quick)")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds, best kept (default 7; 3 with --quick)")
     ap.add_argument("--ring-size", type=int, default=4 << 20, help="ring buffer bytes (default 4 MiB)")
     ap.add_argument("--drain-records", type=int,
                     help="records for the drain-only rows (default 500,000; 200,000 with --quick; 0: skip)")
@@ -239,7 +239,7 @@ def main() -> None:
     ap.add_argument("--check", action="store_true", help="exit 1 if a primary target is missed")
     args = ap.parse_args()
     args.records = args.records or (1_000_000 if args.quick else 5_000_000)
-    args.rounds = args.rounds or (3 if args.quick else 5)
+    args.rounds = args.rounds or (3 if args.quick else 7)
     if args.drain_records is None:
         args.drain_records = 200_000 if args.quick else 500_000
     if os.geteuid() != 0:

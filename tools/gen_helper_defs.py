@@ -65,14 +65,13 @@ class Helper(NamedTuple):
 
 def default_source() -> Path:
     """The UAPI bpf.h bundled with the ziglang wheel, else the system one."""
-    try:
-        import ziglang  # type: ignore[import-not-found]
+    import importlib.util
 
-        p = Path(ziglang.__file__).parent / "lib/libc/include/any-linux-any/linux/bpf.h"
+    spec = importlib.util.find_spec("ziglang")
+    for d in (spec.submodule_search_locations or []) if spec else []:
+        p = Path(d) / "lib/libc/include/any-linux-any/linux/bpf.h"
         if p.is_file():
             return p
-    except ImportError:
-        pass
     return Path("/usr/include/linux/bpf.h")
 
 

@@ -103,10 +103,12 @@ def _run(pin: str, data: bytes, tmp_path: Path) -> int:
     return int(m.group(1))
 
 
-def _ipv4_packet(proto: int = 0x0800) -> bytes:
+def _ipv4_packet(proto: int = 0x0800, dport: int = 0) -> bytes:
+    """Ethernet + IPv4 + UDP (to ``dport``) + 32 bytes of payload."""
     eth = b"\x02" * 6 + b"\x04" * 6 + proto.to_bytes(2, "big")
     ip = bytes([0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0]) + bytes([10, 0, 0, 1, 10, 0, 0, 2])
-    return eth + ip + bytes(8) + bytes(32)
+    udp = (1234).to_bytes(2, "big") + dport.to_bytes(2, "big") + bytes(4)
+    return eth + ip + udp + bytes(32)
 
 
 @pytest.mark.parametrize("cc", COMPILERS)
@@ -114,6 +116,12 @@ def test_compiled_packet_programs_run(cc, tmp_path, pindir):
     obj = compile(DATA / "hello.bpf.c", compiler=cc)
     _loadall(obj, tmp_path, pindir)
     assert _run(os.path.join(pindir, "hello"), _ipv4_packet(), tmp_path) == 2  # XDP_PASS
+    shutil.rmtree(pindir)
+    _loadall(compile(DATA / "classic_tc.bpf.c", compiler=cc), tmp_path, pindir)
+    tc = os.path.join(pindir, "drop_discard")
+    assert _run(tc, _ipv4_packet(dport=9), tmp_path) == 2  # TC_ACT_SHOT
+    assert _run(tc, _ipv4_packet(dport=53), tmp_path) == 0  # TC_ACT_OK
+    assert _run(tc, _ipv4_packet(0x86DD, dport=9), tmp_path) == 0
     shutil.rmtree(pindir)
     if "vmlinux.h" in (DATA / "features.bpf.c").read_text() and not os.path.exists(vmlinux.VMLINUX_BTF):
         return

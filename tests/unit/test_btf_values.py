@@ -155,6 +155,11 @@ def test_u8_array_is_bytes_and_others_are_lists():
     assert c.encode([1, 2, 3]) == b"\x01\x02\x03\0\0\0"
     with pytest.raises(CodecError):
         c.encode(b"\0" * 7)
+    btf, tid = build(Array(U8, U32, 6))
+    assert codec_for(btf, tid, byte_arrays="str").decode(b"eth0\0\0") == "eth0"
+    assert codec_for(btf, tid).decode(b"eth0\0\0") == b"eth0\0\0"
+    with pytest.raises(ValueError):
+        codec_for(btf, tid, byte_arrays="list")
     c = codec(Array(U32, U32, 4))
     assert isinstance(c, ArrayCodec)
     raw = struct.pack("<4I", 1, 2, 3, 4)

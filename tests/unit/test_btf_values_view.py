@@ -208,6 +208,9 @@ def test_format_value_plain_mode_and_writer():
     assert text.startswith('[{\n        "key": 501,\n        "value": {\n            "message": "Hi user 501",\n')
     assert '"raw": [97,98,1,0\n            ],' in text
     assert '"flags": 0x5,' in text and '"ptr": "(nil)",' in text
+    old = dumps_bpftool([format_entry(btf, kid, vid, struct.pack("<I", 501), raw, plain_text=True,
+                                      quote_pointers=False)])
+    assert '"ptr": (nil),' in old  # bpftool < 7.3
     assert text.endswith('            "b": "HUGE"\n        }\n    }\n]\n')
     percpu = format_entry(btf, kid, kid, struct.pack("<I", 1), percpu_values=[struct.pack("<I", 5)] * 2)
     assert percpu == {"key": 1, "values": [{"cpu": 0, "value": 5}, {"cpu": 1, "value": 5}]}

@@ -315,3 +315,18 @@ def test_real_generator_and_btf_hash(cache_dir):
     d = vmlinux.ensure_header()
     assert Path(d, "vmlinux.h").stat().st_size > 100_000
     assert os.path.basename(d) == f"{h}-{vmlinux.generator_id()}"
+
+
+def test_unwritable_cache_still_compiles(fast_vmlinux, monkeypatch):
+    monkeypatch.setenv("PYBPF_CACHE_DIR", "/proc/pybpf-unwritable")
+    assert not compile(HELLO).cached and not compile(HELLO).cached
+    assert _is_bpf_elf(compile(VMLINUX_PROG)) and len(fast_vmlinux) == 1
+    assert _is_bpf_elf(compile(VMLINUX_PROG + "int more;\n")) and len(fast_vmlinux) == 1  # temp copy reused
+
+
+def test_str_naming_an_existing_c_file_is_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("p.bpf.c").write_text(HELLO)
+    assert bytes(compile("p.bpf.c")) == bytes(compile(Path("p.bpf.c")))
+    with pytest.raises(CompileError, match="<string>:1:"):
+        compile("missing.bpf.c")

@@ -91,7 +91,7 @@ def test_compiler_flags():
     flags = driver.base_flags(c, "arm64")
     assert "-D__TARGET_ARCH_arm64" in flags and "-g" in flags and "-O2" in flags and "-mcpu=v3" in flags
     assert z.env("/scratch")["ZIG_GLOBAL_CACHE_DIR"].startswith("/scratch")
-    assert all(f == "-idirafter" or "linux-any" in f for f in c.system_include_flags("x86"))
+    assert all(f in ("-idirafter", "-nostdlibinc") or "linux-" in f for f in c.system_include_flags("x86"))
 
 
 def test_find_compiler_reports_missing(monkeypatch):

@@ -298,3 +298,34 @@ def test_include_dir_and_command_line():
 
     cmd = command_line("x.bpf.c", "x.o")
     assert f"-isystem {d}" in cmd and "-g" in cmd.split() and cmd.endswith("-c x.bpf.c -o x.o")
+
+
+def test_wrappers_without_arguments():
+    src = textwrap.dedent("""\
+        #include <bpf/bpf_helpers.h>
+        #define __VMLINUX_H__ /* kernel pt_regs names */
+        #include <bpf/bpf_tracing.h>
+        struct pt_regs { unsigned long di, si, dx, cx, r8, r9, sp, bp, ax, ip; };
+        long n;
+        SEC("tp_btf/x") int BPF_PROG(p0) { n = ctx[0]; return 0; }
+        SEC("kprobe/x") int BPF_KPROBE(k0) { n = PT_REGS_IP(ctx); return 0; }
+        SEC("kretprobe/x") int BPF_KRETPROBE(r0) { n++; return 0; }
+        SEC("tp_btf/y") int BPF_PROG2(q0) { n--; return 0; }
+        SEC("tp_btf/z") int BPF_PROG(p12, long a, long b, long c, long d, long e, long f, long g, long h,
+                                     long i, long j, long k, long l) { n = a + l; return 0; }
+        char LICENSE[] SEC("license") = "GPL";
+        """)
+    for cc in COMPILERS:
+        secs = _sections(compile(src, compiler=cc, arch="x86_64", cflags=["-Wall", "-Werror"]))
+        code = secs["tp_btf/z"]
+        loads = {struct.unpack_from("<h", code, i + 2)[0] for i in range(0, len(code), 8) if code[i] == 0x79}
+        assert loads == {0, 88}, loads  # a = ctx[0], l = ctx[11]
+
+
+@needs_btf
+def test_helpers_header_before_vmlinux_h():
+    src = ('#include <bpf/bpf_helpers.h>\n#include "vmlinux.h"\n#include <bpf/bpf_core_read.h>\n'
+           'SEC("xdp") int f(struct xdp_md *ctx) { __be16 p = 0; __wsum w = 0; return XDP_PASS + p + w; }\n'
+           'char LICENSE[] SEC("license") = "GPL";\n')
+    for cc in COMPILERS:
+        assert compile(src, compiler=cc, cflags=["-Wall", "-Werror"])

@@ -190,7 +190,8 @@ def prog_query(target_fd: int, attach_type: int, query_flags: int = 0, max_progs
             query_flags=query_flags,
             prog_ids=_addr(ids),
             prog_cnt=max_progs,
-            prog_attach_flags=_addr(flags),
+            # the kernel rejects per-program flags on an effective query (EINVAL)
+            prog_attach_flags=0 if query_flags & 1 else _addr(flags),
             link_ids=_addr(link_ids),
             link_attach_flags=_addr(link_flags),
         )

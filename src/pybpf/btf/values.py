@@ -67,7 +67,8 @@ _MODS = frozenset({Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.
 _QUALS = frozenset({Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG})
 _MAX_DEPTH = 64
 
-_cache: "weakref.WeakKeyDictionary[Any, dict[int, Codec]]" = weakref.WeakKeyDictionary()
+#: BTF -> {byte_arrays as str: {type id: codec}}
+_cache: "weakref.WeakKeyDictionary[Any, dict[bool, dict[int, Codec]]]" = weakref.WeakKeyDictionary()
 
 
 def _lookup(btf: "BTF", t: "Type | int | str") -> Type:
@@ -79,12 +80,19 @@ def _lookup(btf: "BTF", t: "Type | int | str") -> Type:
     return _get(btf, t)
 
 
-def codec_for(btf: "BTF", t: "Type | int | str") -> Codec:
+def codec_for(btf: "BTF", t: "Type | int | str", *, byte_arrays: str = "bytes") -> Codec:
     """The :class:`Codec` for type ``t`` (a Type, an id, or a name such as
     ``"struct event"``/``"u32"``) of ``btf``. Codecs of types parsed from
-    ``btf`` are cached per BTF."""
+    ``btf`` are cached per BTF.
+
+    ``byte_arrays``: how arrays of ``unsigned char``/``signed char``/``__u8``
+    decode: ``"bytes"`` (default, exact) or ``"str"`` (like ``char[]``: text
+    up to the first NUL). Arrays of plain ``char`` are always ``str``.
+    """
+    if byte_arrays not in ("bytes", "str"):
+        raise ValueError(f"byte_arrays must be 'bytes' or 'str', not {byte_arrays!r}")
     typ = _lookup(btf, t)
-    return _Build(btf).codec(typ, "", 0)
+    return _Build(btf, byte_arrays == "str").codec(typ, "", 0)
 
 
 def value_class(btf: "BTF", t: "Type | int | str") -> type:
@@ -112,13 +120,15 @@ def _char_kind(btf: "BTF", elem: Type) -> Optional[str]:
 
 
 class _Build:
-    def __init__(self, btf: "BTF") -> None:
+    def __init__(self, btf: "BTF", byte_strings: bool = False) -> None:
         self.btf = btf
         self.order = btf.byteorder
+        self.byte_strings = byte_strings
         try:
-            self.cache = _cache.setdefault(btf, {})
+            per_btf = _cache.setdefault(btf, {})
         except TypeError:  # pragma: no cover - not weakref-able
-            self.cache = {}
+            per_btf = {}
+        self.cache: dict[int, Codec] = per_btf.setdefault(byte_strings, {})  # type: ignore[assignment]
         self.memo: dict[int, Codec] = {}
 
     def _owned(self, t: Type) -> bool:
@@ -190,6 +200,8 @@ class _Build:
             if ck == "str":
                 return StrCodec(n, self._name(t), t, o)
             if ck == "bytes":
+                if self.byte_strings:
+                    return StrCodec(n, self._name(t), t, o)
                 return BytesCodec(n, self._name(t), t, o)
             ec = self.codec(elem, "", depth + 1)
             return ArrayCodec(ec, n, f"{ec.name}[{n}]", t, o)

@@ -10,7 +10,8 @@
   followed) print as a string when a NUL ends printable ASCII, otherwise,
   like all other arrays, as a list;
 * enums print the enumerator name, or the (signed) number if none matches;
-* pointers print as numbers in JSON mode, ``"0x..."`` (``%p``) in plain mode;
+* pointers print as numbers in JSON mode, ``"0x..."``/``"(nil)"`` (``%p``) in
+  plain mode (bpftool < 7.3 left them unquoted: ``quote_pointers=False``);
 * structs/unions print ``{member: value}`` (anonymous members under ``""``);
   a VAR prints ``{name: value}``, a DATASEC ``{section: [vars]}``;
 * floats and other kinds print bpftool's ``(unsupported-kind)`` marker.
@@ -56,9 +57,10 @@ class BpftoolObject(dict):
 
 
 class _Dumper:
-    def __init__(self, btf: "BTF", plain: bool) -> None:
+    def __init__(self, btf: "BTF", plain: bool, quote_pointers: bool = True) -> None:
         self.btf = btf
         self.plain = plain
+        self.quote_pointers = quote_pointers
         self.little = btf.byteorder == "little"
 
     def _u(self, data: bytes, off: int, n: int) -> int:
@@ -117,7 +119,8 @@ class _Dumper:
         if k == Kind.PTR:
             v = self._u(data, off, self.btf.pointer_size)
             if self.plain:
-                return f"0x{v:x}" if v else "(nil)"
+                p = f"0x{v:x}" if v else "(nil)"
+                return p if self.quote_pointers else Raw(p)
             return v
         if k == Kind.UNKN:
             return Raw("(unknown)")
@@ -174,33 +177,35 @@ class _Dumper:
 
 
 def format_value(btf: "BTF", t: "Type | int | str", raw: "bytes | bytearray | memoryview",
-                 *, plain_text: bool = False) -> Any:
+                 *, plain_text: bool = False, quote_pointers: bool = True) -> Any:
     """``raw`` formatted as ``bpftool map dump`` formats a value of type ``t``
     (JSON mode by default; ``plain_text=True`` for the plain-output quirks:
-    pointers as ``"0x..."``, hex bitfields unquoted as :class:`Raw`)."""
+    pointers as ``"0x..."``, hex bitfields unquoted as :class:`Raw`;
+    ``quote_pointers=False`` prints plain-mode pointers bare like bpftool < 7.3)."""
     from .values import _lookup
     typ = _lookup(btf, t)
     data = bytes(raw)
     size = btf.sizeof(typ) if typ.kind not in (Kind.DATASEC, Kind.UNKN, Kind.FWD) else len(data)
     if len(data) < size:
         raise BTFError(f"bpftool format: {btf.type_name(typ)} needs {size} bytes, got {len(data)}")
-    return _Dumper(btf, plain_text).do(typ, 0, data, 0)
+    return _Dumper(btf, plain_text, quote_pointers).do(typ, 0, data, 0)
 
 
 def format_entry(btf: "BTF", key_type: "Type | int | str | None", value_type: "Type | int | str",
                  key: "bytes | None", value: "bytes | None" = None, *,
-                 percpu_values: "Iterable[bytes] | None" = None, plain_text: bool = False) -> BpftoolObject:
+                 percpu_values: "Iterable[bytes] | None" = None, plain_text: bool = False,
+                 quote_pointers: bool = True) -> BpftoolObject:
     """One ``bpftool map dump`` element: ``{"key": ..., "value": ...}``, or
     ``{"key": ..., "values": [{"cpu": i, "value": ...}]}`` for per-CPU maps.
     ``key_type`` None/0 leaves out the key (as bpftool does without a key type)."""
+    kw = {"plain_text": plain_text, "quote_pointers": quote_pointers}
     pairs: list[tuple[str, Any]] = []
     if key_type not in (None, 0):
-        pairs.append(("key", format_value(btf, key_type, key or b"", plain_text=plain_text)))  # type: ignore[arg-type]
+        pairs.append(("key", format_value(btf, key_type, key or b"", **kw)))  # type: ignore[arg-type]
     if percpu_values is None:
-        pairs.append(("value", format_value(btf, value_type, value or b"", plain_text=plain_text)))
+        pairs.append(("value", format_value(btf, value_type, value or b"", **kw)))
     else:
-        pairs.append(("values", [BpftoolObject([("cpu", i), ("value", format_value(btf, value_type, v,
-                                                                                   plain_text=plain_text))])
+        pairs.append(("values", [BpftoolObject([("cpu", i), ("value", format_value(btf, value_type, v, **kw))])
                                  for i, v in enumerate(percpu_values)]))
     return BpftoolObject(pairs)
 

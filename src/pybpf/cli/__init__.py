@@ -12,20 +12,30 @@ from typing import Callable, Sequence
 
 from .. import __version__
 from ..errors import Error
-from ._common import Context, CLIError, usage_error
+from ._common import Context, CLIError, is_prefix, usage_error
 
 OBJECTS: dict[str, str] = {  # bpftool's order: prefixes pick the first match ("p" is prog)
     "prog": "pybpf.cli.prog",
     "map": "pybpf.cli.map",
     "link": "pybpf.cli.link",
+    "cgroup": "pybpf.cli.cgroup",
+    "perf": "pybpf.cli.perf",
+    "net": "pybpf.cli.net",
     "feature": "pybpf.cli.feature",
     "btf": "pybpf.cli.btf",
+    "gen": "pybpf.cli.gen",
+    "struct_ops": "pybpf.cli.struct_ops",
+    "iter": "pybpf.cli.iter",
+    # pybpf's own objects (after bpftool's, so bpftool's prefixes keep their meaning)
+    "compile": "pybpf.cli.compile",
+    "trace_pipe": "pybpf.cli.trace_pipe",
     "demo": "pybpf.cli.demo",
 }
 
 USAGE = """Usage: pybpf [OPTIONS] OBJECT { COMMAND | help }
        pybpf version
-       OBJECT := { prog | map | link | feature | btf | demo }
+       OBJECT := { prog | map | link | cgroup | perf | net | feature | btf | gen | struct_ops | iter |
+                   compile | trace_pipe | demo }
        OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} | {-f|--bpffs} | {-n|--nomount} | {-V|--version} }
 """
 
@@ -50,7 +60,8 @@ def _parse_globals(argv: list[str]) -> tuple[Context, list[str]]:
             rest = ["version"]
             break
         elif a == "--":
-            rest.extend(argv[i + 1:])
+            # `pybpf compile x.c -- CFLAGS`: the separator is the command's own
+            rest.extend(argv[i:] if rest[:1] and is_prefix(rest[0], "compile") and rest[0] != "c" else argv[i + 1:])
             break
         elif a.startswith("-") and len(a) > 1 and not rest:
             raise usage_error(f"unknown option '{a}'")

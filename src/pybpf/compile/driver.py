@@ -18,13 +18,14 @@ from . import diag, store, vmlinux
 from .diag import Diagnostic
 from .toolchain import Compiler, find_compiler, target_arch
 
-__all__ = ["compile", "compile_file", "CompiledObject", "include_dir", "base_flags", "slow_notice"]
+__all__ = ["compile", "compile_file", "CompiledObject", "include_dir", "base_flags", "slow_notice", "command_line"]
 
 
 def _log():  # logging is imported only when something is logged
     import logging
 
     return logging.getLogger("pybpf.compile")
+
 
 Source = Union[str, bytes, "os.PathLike[str]"]
 Progress = Callable[[str], None]
@@ -185,6 +186,8 @@ class _Job:
                  compiler: Compiler, arch: str) -> None:
         self.compiler = compiler
         self.cwd = os.getcwd()
+        if isinstance(source, str) and "\n" not in source and source.endswith(".c") and os.path.isfile(source):
+            source = Path(source)  # a file name (no C program is just "x.bpf.c")
         if isinstance(source, os.PathLike):
             self.path: Optional[str] = os.fspath(source)
             try:
@@ -288,9 +291,7 @@ def _dep_meta(job: _Job, deps: list[str], src: str, vdir: Optional[str]) -> dict
         except OSError:
             continue
         recs.append([p, st.st_size, st.st_mtime_ns, store.file_digest(p)])
-    tok = None
-    if used_vmlinux and vdir:
-        tok = os.path.basename(vdir)
+    tok = os.path.basename(vmlinux.header_dir()) if used_vmlinux else None  # "<btf hash>-<generator>"
     return {"deps": recs, "vmlinux": tok}
 
 
@@ -300,8 +301,8 @@ def compile(source: Source, *, cflags: Sequence[str] = (), include_dirs: Iterabl
             progress: Optional[Progress] = None) -> CompiledObject:
     """Compile BPF C to an ELF object (bytes), through the cache.
 
-    ``source``: C text (``str``/``bytes``) or a path (``pathlib.Path``/``os.PathLike``;
-    a plain ``str`` is always source text). ``cflags`` come last on the command line
+    ``source``: C text (``str``/``bytes``) or a path (``pathlib.Path``/``os.PathLike``,
+    or a one-line ``str`` naming an existing ``.c`` file). ``cflags`` come last on the command line
     (they override the defaults: ``-O2 -g -mcpu=v3 -D__TARGET_ARCH_<host>`` ...);
     ``include_dirs`` are searched before pybpf's own headers; ``defines`` maps macro
     names to values (``None`` for a bare ``-DNAME``). ``filename`` names a text

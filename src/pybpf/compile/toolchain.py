@@ -93,20 +93,29 @@ class Compiler(NamedTuple):
         return ["-target", endian]
 
     def system_include_flags(self, arch: str) -> list[str]:
-        """Last-resort include dirs for Linux UAPI headers (``<linux/bpf.h>``, ``<asm/types.h>``):
-        the copies the ziglang wheel ships, whichever compiler runs (after its own system dirs)."""
+        """System include dirs: the Linux UAPI headers (``<linux/bpf.h>``, ``<asm/types.h>``)
+        that the ziglang wheel ships, for whichever compiler runs.
+
+        The build is hermetic: a system clang gets ``-nostdlibinc`` too, so both
+        compilers see the same headers (clang's own ``stddef.h``/``stdint.h``... plus
+        these), never ``/usr/include`` (whose glibc headers do not work for
+        ``-target bpf``). Without the wheel, a system clang keeps ``/usr/include``
+        and gets its multiarch directory (as libbpf-bootstrap's Makefile adds).
+        """
         lib = self.zig_lib
         if lib is None:
             zig = zig_path()
             lib = os.path.join(os.path.dirname(zig), "lib") if zig else None
-        if lib is None:
-            return []
-        base = os.path.join(lib, "libc", "include")
+        base = os.path.join(lib, "libc", "include") if lib else ""
         dirs = [os.path.join(base, f"{_ZIG_UAPI.get(arch, arch)}-linux-any"), os.path.join(base, "any-linux-any")]
-        out: list[str] = []
-        for d in dirs:
-            if os.path.isdir(d):
-                out += ["-idirafter", d]
+        out = [f for d in dirs if base and os.path.isdir(d) for f in ("-idirafter", d)]
+        if self.kind == "clang":
+            if out:
+                out.insert(0, "-nostdlibinc")
+            else:
+                multiarch = f"/usr/include/{os.uname().machine}-linux-gnu"
+                if os.path.isdir(multiarch):
+                    out += ["-idirafter", multiarch]
         return out
 
     def env(self, scratch: str) -> dict[str, str]:

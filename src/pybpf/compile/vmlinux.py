@@ -32,6 +32,7 @@ _BOOT_ID = "/proc/sys/kernel/random/boot_id"
 _lock = threading.Lock()
 _hash_memo: dict[tuple, str] = {}
 _gen_memo: list[str] = []
+_fallback: dict[str, str] = {}  # cache dir -> temp dir, when the cache is not writable
 
 #: Test hook: replace with ``(identity, fn(btf_path) -> header text)`` to use another generator.
 override: Optional[tuple[str, Callable[[str], str]]] = None
@@ -147,6 +148,7 @@ def ensure_header(progress: Optional[Callable[[str], None]] = None, btf_path: st
     ``progress`` is called if generation takes more than about a second.
     """
     d = header_dir(btf_path)
+    d = _fallback.get(d, d)
     path = os.path.join(d, "vmlinux.h")
     if os.path.isfile(path):
         return d
@@ -156,7 +158,15 @@ def ensure_header(progress: Optional[Callable[[str], None]] = None, btf_path: st
     with slow_notice(progress, "generating vmlinux.h from the kernel's BTF (once per kernel)"):
         text = _guarded(generate(btf_path))
     if not store.atomic_write(path, text.encode("utf-8", "surrogateescape")):
-        raise CompileError(f"cannot write generated vmlinux.h to {path}")
+        # unwritable cache: keep the header for this process only
+        import tempfile
+
+        d = tempfile.mkdtemp(prefix="pybpf-vmlinux-")
+        path = os.path.join(d, "vmlinux.h")
+        if not store.atomic_write(path, text.encode("utf-8", "surrogateescape")):
+            raise CompileError(f"cannot write the generated vmlinux.h (tried {header_dir(btf_path)} and {d})")
+        _fallback[header_dir(btf_path)] = d
+        return d
     _prune(os.path.dirname(d))
     if progress is not None and time.monotonic() - t0 > 1.0:
         progress(f"vmlinux.h ready: {path}")

@@ -12,6 +12,7 @@ loop without bound.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import struct
 import sys
@@ -147,12 +148,24 @@ def _names(enum: Any) -> dict:
     return {k: v for k, v in enum.items() if isinstance(v, int)}
 
 
+@functools.lru_cache(maxsize=1)
+def _enum_tables() -> tuple[dict, dict, dict, dict, dict]:
+    """pyelftools' name -> number tables (section types, symbol type/bind/visibility/shndx), built once."""
+    from elftools.elf.enums import (
+        ENUM_SH_TYPE_BASE, ENUM_ST_INFO_BIND, ENUM_ST_INFO_TYPE, ENUM_ST_SHNDX, ENUM_ST_VISIBILITY,
+    )
+
+    return (_names(ENUM_SH_TYPE_BASE), _names(ENUM_ST_INFO_TYPE), _names(ENUM_ST_INFO_BIND),
+            _names(ENUM_ST_VISIBILITY), _names(ENUM_ST_SHNDX))
+
+
 class ElfObject:
     """A parsed BPF relocatable object.
 
     ``sections`` is indexed by section number (entry 0 is the null section),
     ``symbols`` by symbol index, ``rels[target_section_index]`` lists the
-    relocations that apply to that section.
+    relocations that apply to that section (allocated sections only: those of
+    DWARF, ``.BTF`` and ``.BTF.ext`` are checked but not read).
     """
 
     def __init__(self, data: bytes) -> None:
@@ -216,15 +229,8 @@ class ElfObject:
     # ------------------------------------------------------------------ parse
     def _parse(self) -> None:
         from elftools.elf.elffile import ELFFile
-        from elftools.elf.enums import (
-            ENUM_SH_TYPE_BASE, ENUM_ST_INFO_BIND, ENUM_ST_INFO_TYPE, ENUM_ST_SHNDX, ENUM_ST_VISIBILITY,
-        )
 
-        sht = _names(ENUM_SH_TYPE_BASE)
-        stt = _names(ENUM_ST_INFO_TYPE)
-        stb = _names(ENUM_ST_INFO_BIND)
-        stv = _names(ENUM_ST_VISIBILITY)
-        shn = _names(ENUM_ST_SHNDX)
+        sht, stt, stb, stv, shn = _enum_tables()
 
         def num(v: object, table: dict, what: str) -> int:
             if isinstance(v, int):
@@ -272,6 +278,8 @@ class ElfObject:
                 raise ELFError(f"relocation section {sec.name!r}: bad entry size {sec.entsize}")
             if not 0 < sec.info < n:
                 raise ELFError(f"relocation section {sec.name!r} targets invalid section #{sec.info}")
+            if not self.sections[sec.info].flags & SHF_ALLOC:
+                continue  # DWARF, .BTF, .BTF.ext: no loader applies these (libbpf skips them too)
             self.rels.setdefault(sec.info, []).extend(self._iter_rels(sec))
 
     def _iter_rels(self, sec: Section) -> Iterator[Rel]:

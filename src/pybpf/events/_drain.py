@@ -40,7 +40,7 @@ class Ring:
     """One mapped ring buffer: its positions, data views and callbacks."""
 
     __slots__ = ("fd", "map", "size", "mask", "cons_mm", "data_mm", "views", "cons_q", "prod_q", "data", "data8",
-                 "hdr", "callback", "batch", "record_size", "dtype", "runs")
+                 "hdr", "callback", "batch", "record_size", "dtype", "runs", "pub")
 
     def __init__(self, fd: FD | None, size: int, cons_mm: _mmap.mmap, data_mm: _mmap.mmap,
                  callback: Callback | None = None, batch: BatchCallback | None = None,
@@ -61,6 +61,9 @@ class Ring:
         self.record_size = record_size
         self.dtype = dtype
         self.runs = True  # per-record delivery: start with the run loop
+        # Publish consumer_pos every `pub` bytes, so a slow callback frees space while it works
+        # (libbpf publishes after every record, which costs a cache-line bounce per record).
+        self.pub = max(256, size >> 4)
 
     @classmethod
     def open(cls, m: Any, **kw: Any) -> "Ring":
@@ -120,26 +123,32 @@ def _drain_general(r: Ring) -> int:
         r.runs = True
         return drain(r)
     limit = cons + r.size  # one ring's worth per call: poll() returns even under a fast producer
+    pub = r.pub
     n = 0
     try:
         if weak:
             fence()  # type: ignore[misc]
         while True:
             while cons < prod:
-                off = cons & mask
-                h = hdr[off >> 2]
-                if h & FLAGS:
-                    if h & BUSY_BIT:
+                stop = min(prod, cons + pub)
+                while cons < stop:
+                    off = cons & mask
+                    h = hdr[off >> 2]
+                    if h & FLAGS:
+                        if h & BUSY_BIT:
+                            return n
+                        cons += ((h & LEN_MASK) + 15) & ~7
+                        continue
+                    if weak:
+                        fence()  # type: ignore[misc]
+                    cons += (h + 15) & ~7
+                    n += 1
+                    ret = cb(data8[off:off + h])  # type: ignore[misc]
+                    if ret is not None and stop_requested(ret):
                         return n
-                    cons += ((h & LEN_MASK) + 15) & ~7
-                    continue
                 if weak:
                     fence()  # type: ignore[misc]
-                cons += (h + 15) & ~7
-                n += 1
-                ret = cb(data8[off:off + h])  # type: ignore[misc]
-                if ret is not None and stop_requested(ret):
-                    return n
+                cons_q[0] = cons  # give the producer its space back now and then, not only at the end
             if cons >= limit:
                 return n
             prod = r.prod_q[0]
@@ -175,6 +184,7 @@ def _drain_runs(r: Ring) -> tuple[int, bool]:
         return 0, False
     hdr, data8, mask, weak = r.hdr, r.data8, r.mask, WEAK
     limit = cons + r.size
+    pub = r.pub
     n = short = 0
     run = -1  # offset where the run being delivered started (-1: none)
     o = step = 0
@@ -192,7 +202,8 @@ def _drain_runs(r: Ring) -> tuple[int, bool]:
                     continue
                 step = (h + 15) & ~7
                 run = off
-                for o in range(off, off + prod - cons, step):  # the double mapping keeps this contiguous
+                # the double mapping keeps [off, off + prod - cons) contiguous
+                for o in range(off, off + min(prod - cons, pub), step):
                     if hdr[o >> 2] != h:
                         break
                     if weak:
@@ -210,6 +221,9 @@ def _drain_runs(r: Ring) -> tuple[int, bool]:
                 k = (o - off) // step
                 n += k
                 cons += o - off
+                if weak:
+                    fence()  # type: ignore[misc]
+                cons_q[0] = cons
                 if k < _SHORT_RUN and cons < prod:  # the run ended on another size, not at the end
                     short += 1
                     if short > _SHORT_RUNS_MAX:
@@ -340,6 +354,9 @@ def drain_numpy(r: Ring, cb: BatchCallback, rs: int, dt: Any, np: Any) -> int:
                         cb(arr)
                     finally:
                         del arr
+                    if WEAK:
+                        fence()  # type: ignore[misc]
+                    cons_q[0] = cons
                     continue
             # the record at cons is busy, discarded, or of another size
             h = hdr[off >> 2]

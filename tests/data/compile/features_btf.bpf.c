@@ -41,3 +41,20 @@ int BPF_PROG2(wakeup2, struct task_struct *, p)
 	bpf_printk("wakeup %d", p->pid);
 	return 0;
 }
+
+SEC("iter/task")
+int dump_task(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	int *v, sum = 0;
+
+	if (!task)
+		return 0;
+	bpf_for_each(num, v, 0, 4)
+		sum += *v;
+	if (ctx->meta->seq_num == 0)
+		BPF_SEQ_PRINTF(seq, "    tgid      pid  sum\n");
+	BPF_SEQ_PRINTF(seq, "%8d %8d %4d\n", task->tgid, task->pid, sum);
+	return 0;
+}
