@@ -91,8 +91,12 @@ def libbpf_version() -> str:
         return "?"
 
 
+PIN: tuple[int, int] | None = None  # (consumer CPU, producer CPU) with --pin
+
+
 def run_c(ref: Path, ring: pybpf.Map, prog: pybpf.Program, n: int, mode: str = "poll") -> tuple[float, int]:
-    r = subprocess.run([str(ref), str(ring.fd), str(prog.fd), str(n), mode], pass_fds=(ring.fd, prog.fd),
+    pin = [str(c) for c in PIN] if PIN and mode != "drain" else []
+    r = subprocess.run([str(ref), str(ring.fd), str(prog.fd), str(n), mode, *pin], pass_fds=(ring.fd, prog.fd),
                        capture_output=True, text=True)
     if r.returncode != 0:
         die(f"C reference failed: {r.stderr.strip()}", 1)
@@ -106,18 +110,26 @@ def run_py(prog: pybpf.Program, n: int, drain) -> tuple[float, int]:
 
     def produce() -> None:
         try:
+            if PIN:
+                os.sched_setaffinity(0, {PIN[1]})  # this thread only
             producers.run_producer(prog, 0, n, repeat=0, ctx_out_size=0)
         except BaseException as e:  # pragma: no cover - reported below
             err.append(e)
 
     t = threading.Thread(target=produce, daemon=True)
-    t0 = time.perf_counter_ns()
-    t.start()
-    got = 0
-    while got < n and not err:
-        got += drain()
-    secs = (time.perf_counter_ns() - t0) / 1e9
-    t.join()
+    old = os.sched_getaffinity(0)
+    if PIN:
+        os.sched_setaffinity(0, {PIN[0]})
+    try:
+        t0 = time.perf_counter_ns()
+        t.start()
+        got = 0
+        while got < n and not err:
+            got += drain()
+        secs = (time.perf_counter_ns() - t0) / 1e9
+        t.join()
+    finally:
+        os.sched_setaffinity(0, old)
     if err:
         die(f"producer failed: {err[0]}", 1)
     return secs, got
@@ -235,6 +247,8 @@ def main() -> None:
     ap.add_argument("--ring-size", type=int, default=4 << 20, help="ring buffer bytes (default 4 MiB)")
     ap.add_argument("--drain-records", type=int,
                     help="records for the drain-only rows (default 500,000; 200,000 with --quick; 0: skip)")
+    ap.add_argument("--pin", action="store_true",
+                    help="pin consumer and producer threads to CPUs 0 and 1 (both sides); less noise on idle hosts")
     ap.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
     ap.add_argument("--check", action="store_true", help="exit 1 if a primary target is missed")
     args = ap.parse_args()
@@ -244,6 +258,12 @@ def main() -> None:
         args.drain_records = 200_000 if args.quick else 500_000
     if os.geteuid() != 0:
         die("must run as root (BPF maps and programs need CAP_BPF): sudo PYTHONPATH=src python3 bench/ringbuf.py")
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            die("--pin needs two CPUs")
+        global PIN
+        PIN = (cpus[0], cpus[1])
     rows = run(args)
     if args.json:
         print(json.dumps({"kernel": platform.release(), "python": platform.python_version(),

@@ -1,6 +1,6 @@
 /* libbpf reference for bench/ringbuf.py: drain a BPF ring buffer fed by a producer program.
  *
- * usage: ringbuf_ref MAP_FD PROG_FD TOTAL [poll|consume|drain]
+ * usage: ringbuf_ref MAP_FD PROG_FD TOTAL [poll|consume|drain] [CONSUMER_CPU PRODUCER_CPU]
  *   MAP_FD   a BPF_MAP_TYPE_RINGBUF map (inherited from the caller)
  *   PROG_FD  a BPF_PROG_TYPE_SYSCALL producer (pybpf.events._producers.ringbuf_producer),
  *            run with bpf_prog_test_run_opts in a second thread; its context is
@@ -13,12 +13,15 @@
  * The main thread drains with ring_buffer__new + a callback that counts records.
  * Prints one JSON line: {"n": <records drained>, "ns": <wall ns from producer start to last record>}
  * (drain: ns from the first ring_buffer__consume call to the last record)
+ * With CPU numbers, the consumer (main thread) and the producer thread are pinned there.
  * Built by bench/ringbuf.py with: cc -O2 ringbuf_ref.c -lbpf -lpthread
  */
+#define _GNU_SOURCE
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +30,7 @@
 
 #define MAX_LOOPS (1u << 23)
 
-static int prog_fd;
+static int prog_fd, producer_cpu = -1;
 static uint64_t total;
 static volatile int prod_err;
 
@@ -38,10 +41,21 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 static void *producer(void *arg)
 {
 	uint64_t done = 0, ctx[3];
 	(void)arg;
+	pin(producer_cpu);
 	while (done < total) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts);
 		ctx[0] = done;
@@ -80,12 +94,18 @@ int main(int argc, char **argv)
 	uint64_t got = 0, t0, t1;
 	pthread_t th;
 
+	if (argc > 6) {
+		pin(atoi(argv[5]));
+		producer_cpu = atoi(argv[6]);
+	}
+
 	struct ring_buffer *rb = ring_buffer__new(map_fd, on_record, &got, NULL);
 	if (!rb) {
 		fprintf(stderr, "ringbuf_ref: ring_buffer__new: %s\n", strerror(errno));
 		return 1;
 	}
 	if (!strcmp(mode, "drain")) {
+		producer_cpu = -1;
 		producer(NULL);
 		if (prod_err) {
 			fprintf(stderr, "ringbuf_ref: producer test run: %s\n", strerror(prod_err));

@@ -195,8 +195,10 @@ class Object:
 # ---------------------------------------------------------------------- loading
 class _Loader:
     def __init__(self, spec: ObjectSpec, log_fn: Log | None, log_level: int, pin_root: str | None,
-                 kconfig: str | None, btf_targets: list[Any] | None) -> None:
+                 kconfig: str | None, btf_targets: list[Any] | None,
+                 reuse_maps: "dict[str, Any] | None" = None) -> None:
         self.spec = spec
+        self.reuse_maps = dict(reuse_maps or {})
         self.user_log = log_fn
         self.log_level = log_level
         self.pin_root = pin_root
@@ -280,6 +282,12 @@ class _Loader:
         self._init_slots(prog_arrays=False)
 
     def _create_map(self, key: str, ms: ObjectMapSpec) -> Map:
+        reuse = self.reuse_maps.get(key)
+        if reuse is not None:  # libbpf's bpf_map__reuse_fd(): adopt the map as is (no contents, no slots)
+            fd = reuse if isinstance(reuse, int) else reuse.fd
+            m = Map.from_fd(FD(_dup_cloexec(fd)))
+            self.log(f"map {ms.name!r}: skipping creation (preset fd={fd}, map id {m.id})")
+            return self._with_codecs(m, ms)
         s = self._map_spec(ms)
         path = None
         if ms.pinning == LIBBPF_PIN_BY_NAME:
@@ -348,6 +356,8 @@ class _Loader:
     def _init_slots(self, prog_arrays: bool) -> None:
         for key, ms in self.spec.maps.items():
             if not ms.init_slots or (ms.type == MapType.PROG_ARRAY) != prog_arrays:
+                continue
+            if not prog_arrays and key in self.reuse_maps:
                 continue
             m = self.maps[key]
             for slot, target in sorted(ms.init_slots.items()):
@@ -476,6 +486,12 @@ class _Loader:
         self.log(f"prog {p.name!r}: attach target {name!r} is [{tid}] in {where}")
 
 
+def _dup_cloexec(fd: int) -> int:
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+
+
 def _slots(insns: list[Instruction]) -> Any:
     slot = 0
     for ins in insns:
@@ -484,13 +500,17 @@ def _slots(insns: list[Instruction]) -> Any:
 
 
 def load_spec(spec: ObjectSpec, *, log: Log | None = None, log_level: int = 0, pin_root: str | None = None,
-              kconfig: str | None = None, btf_targets: list[Any] | None = None) -> Object:
+              kconfig: str | None = None, btf_targets: list[Any] | None = None,
+              reuse_maps: "dict[str, Any] | None" = None) -> Object:
     """Load ``spec`` into the kernel (what ``spec.load()`` calls).
 
     ``log``: debug callback; ``log_level``: verifier log level kept in each
     ``Program.verifier_log``; ``pin_root``: directory for maps pinned by name
     (default /sys/fs/bpf); ``kconfig``: extra Kconfig text consulted before the
-    system config; ``btf_targets``: CO-RE target BTFs (default vmlinux + modules).
-    The spec is copied first, so it stays reusable.
+    system config; ``btf_targets``: CO-RE target BTFs (default vmlinux + modules);
+    ``reuse_maps``: {map key: Map or map fd} used instead of creating those maps
+    (libbpf's ``bpf_map__reuse_fd``: the map is taken as is, its initial contents
+    and slots are not written; the fd is duplicated). The spec is copied first,
+    so it stays reusable.
     """
-    return _Loader(spec.copy(), log, log_level, pin_root, kconfig, btf_targets).run()
+    return _Loader(spec.copy(), log, log_level, pin_root, kconfig, btf_targets, reuse_maps).run()

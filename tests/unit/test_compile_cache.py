@@ -317,7 +317,11 @@ def test_real_generator_and_btf_hash(cache_dir):
     assert os.path.basename(d) == f"{h}-{vmlinux.generator_id()}"
 
 
-def test_unwritable_cache_still_compiles(fast_vmlinux, monkeypatch):
+def test_unwritable_cache_still_compiles(fast_vmlinux, monkeypatch, tmp_path):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the per-process fallback copy goes here
+    monkeypatch.setattr(vmlinux, "_fallback", {})
     monkeypatch.setenv("PYBPF_CACHE_DIR", "/proc/pybpf-unwritable")
     assert not compile(HELLO).cached and not compile(HELLO).cached
     assert _is_bpf_elf(compile(VMLINUX_PROG)) and len(fast_vmlinux) == 1

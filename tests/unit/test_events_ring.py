@@ -21,10 +21,11 @@ SIZE = PAGE  # smallest ring
 class FakeRing:
     """A ring laid out like the kernel's: consumer page, producer page, data mapped twice."""
 
-    def __init__(self, start: int) -> None:
+    def __init__(self, start: int, size: int = SIZE) -> None:
+        self.size = size
         self.cons_mm = mmap.mmap(-1, PAGE)
-        self.data_mm = mmap.mmap(-1, PAGE + 2 * SIZE)
-        self.model = bytearray(SIZE)
+        self.data_mm = mmap.mmap(-1, PAGE + 2 * size)
+        self.model = bytearray(size)
         self.prod = start
         self._set(self.cons_mm, 0, start)
         self._set(self.data_mm, 0, start)
@@ -38,11 +39,11 @@ class FakeRing:
         return struct.unpack_from("<Q", self.cons_mm, 0)[0]
 
     def free(self) -> int:
-        return SIZE - (self.prod - self.cons)
+        return self.size - (self.prod - self.cons)
 
     def _write(self, pos: int, data: bytes) -> None:
         for i, b in enumerate(data):
-            self.model[(pos + i) % SIZE] = b
+            self.model[(pos + i) % self.size] = b
 
     def push(self, payload: bytes, flags: int = 0) -> bool:
         total = (len(payload) + 15) & ~7
@@ -54,13 +55,13 @@ class FakeRing:
         return True
 
     def sync(self) -> None:
-        self.data_mm[PAGE:PAGE + SIZE] = bytes(self.model)
-        self.data_mm[PAGE + SIZE:PAGE + 2 * SIZE] = bytes(self.model)
+        self.data_mm[PAGE:PAGE + self.size] = bytes(self.model)
+        self.data_mm[PAGE + self.size:PAGE + 2 * self.size] = bytes(self.model)
         self._set(self.data_mm, 0, self.prod)
 
     def reader(self, callback=None, runs: bool = True) -> RingBuffer:
         rb = RingBuffer()
-        ring = Ring(None, SIZE, self.cons_mm, self.data_mm, callback=callback)
+        ring = Ring(None, self.size, self.cons_mm, self.data_mm, callback=callback)
         ring.runs = runs
         rb._attach(ring)
         return rb
@@ -210,3 +211,25 @@ def test_stop_and_raise_positions_in_both_loops(sizes, repeat, stop_at, raise_at
         rb._rings[0].callback = lambda mv: rest.append(int.from_bytes(mv[:4], "little"))
         rb.consume()
         assert seen + rest == pushed and r.cons == r.prod
+
+
+@pytest.mark.parametrize("mode", ["general", "runs", "list", "numpy"])
+def test_consumer_position_is_published_during_a_long_drain(mode):
+    """A slow consumer hands space back to the producer while it works, not only at the end."""
+    r = FakeRing(0, 1 << 16)
+    records = []
+    for i in range(2700):
+        assert r.push(i.to_bytes(16, "little"), DISCARD_BIT if i == 1500 else 0)
+        records.append(i)
+    seen: list[int] = []
+    with r.reader(lambda mv: seen.append(r.cons), runs=mode == "runs") as rb:
+        if mode in ("general", "runs"):
+            assert rb.consume() == 2699
+        elif mode == "list":
+            assert rb.consume_batch(lambda recs: seen.append(r.cons)) == 2699
+            assert len(seen) == 3
+        else:
+            pytest.importorskip("numpy")
+            assert rb.consume_batch(lambda a: seen.append(r.cons), record_size=16) == 2699
+            assert seen == [0, 1500 * 24]  # numpy batches are as large as possible
+        assert max(seen) > 0 and r.cons == r.prod

@@ -208,6 +208,7 @@ def prog_query(target_fd: int, attach_type: int, query_flags: int = 0, max_progs
             "prog_ids": list(ids[:n]),
             "prog_attach_flags": list(flags[:n]),
             "link_ids": list(link_ids[:n]),
+            "link_attach_flags": list(link_flags[:n]),
             "revision": int(attr.revision),
         }
 

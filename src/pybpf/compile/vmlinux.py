@@ -159,9 +159,12 @@ def ensure_header(progress: Optional[Callable[[str], None]] = None, btf_path: st
         text = _guarded(generate(btf_path))
     if not store.atomic_write(path, text.encode("utf-8", "surrogateescape")):
         # unwritable cache: keep the header for this process only
+        import atexit
+        import shutil
         import tempfile
 
         d = tempfile.mkdtemp(prefix="pybpf-vmlinux-")
+        atexit.register(shutil.rmtree, d, True)
         path = os.path.join(d, "vmlinux.h")
         if not store.atomic_write(path, text.encode("utf-8", "surrogateescape")):
             raise CompileError(f"cannot write the generated vmlinux.h (tried {header_dir(btf_path)} and {d})")

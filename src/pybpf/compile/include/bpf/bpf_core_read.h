@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pybpf's <bpf/bpf_core_read.h>: CO-RE (compile once, run everywhere)
  * reads and queries, source compatible with libbpf's header of the same name.

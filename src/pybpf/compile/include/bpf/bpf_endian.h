@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pybpf's <bpf/bpf_endian.h>: byte-order conversion for BPF programs
  * (source compatible with libbpf's header of the same name).

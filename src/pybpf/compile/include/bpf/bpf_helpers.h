@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pybpf's <bpf/bpf_helpers.h>: section/map-definition macros, attributes,
  * bpf_printk() and friends, open-coded iterator loops, and (through

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pybpf's <bpf/bpf_tracing.h>: register access for kprobes/uprobes
  * (PT_REGS_*) and the typed-argument wrappers BPF_PROG, BPF_PROG2,

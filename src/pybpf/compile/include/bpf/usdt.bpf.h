@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pybpf's <bpf/usdt.bpf.h>: USDT (user statically defined tracepoint)
  * programs.  Source compatible with libbpf's header of the same name, with
