@@ -358,16 +358,26 @@ class Program:
         cmds.prog_bind_map(self.fd, int(m.fd) if not isinstance(m, int) else m)
 
     # ---------------------------------------------------------------- test run
-    def test_run(self, data: bytes | None = None, *, ctx: bytes | None = None, repeat: int = 1,
+    def test_run(self, data: bytes | None = None, *, ctx: bytes | None = None, repeat: int | None = None,
                  data_out_size: int | None = None, ctx_out_size: int | None = None, flags: int = 0,
                  cpu: int = 0, batch_size: int = 0) -> TestRunResult:
-        """Run the program in the kernel on ``data``/``ctx`` (BPF_PROG_TEST_RUN, 4.12+)."""
+        """Run the program in the kernel on ``data``/``ctx`` (BPF_PROG_TEST_RUN).
+
+        Networking types 4.12+, raw_tp 5.10+, syscall 5.14+. raw_tp and syscall
+        programs run once (the kernel refuses ``repeat`` and ctx output for them);
+        a syscall program's context, which the kernel writes back in place, is
+        returned as ``ctx_out``.
+        """
+        once = self.type in (ProgramType.RAW_TRACEPOINT, ProgramType.SYSCALL, ProgramType.RAW_TRACEPOINT_WRITABLE,
+                             ProgramType.TRACING, ProgramType.STRUCT_OPS)
+        if repeat is None:
+            repeat = 0 if once else 1
         din = ctypes.create_string_buffer(bytes(data), len(data)) if data else None
         cin = ctypes.create_string_buffer(bytes(ctx), len(ctx)) if ctx else None
         if data_out_size is None:
             data_out_size = (len(data) + 512) if data else 0
         if ctx_out_size is None:
-            ctx_out_size = len(ctx) if ctx else 0
+            ctx_out_size = 0 if once else (len(ctx) if ctx else 0)
         while True:
             dout = ctypes.create_string_buffer(data_out_size) if data_out_size else None
             cout = ctypes.create_string_buffer(ctx_out_size) if ctx_out_size else None
@@ -401,11 +411,14 @@ class Program:
                 raise_for(Cmd.PROG_TEST_RUN, err, hint)
             dlen = min(int(attr.data_size_out), data_out_size)
             clen = min(int(attr.ctx_size_out), ctx_out_size)
+            ctx_out = cout.raw[:clen] if cout is not None else b""
+            if self.type == ProgramType.SYSCALL and cin is not None:
+                ctx_out = cin.raw  # written back into the input buffer by the kernel
             return TestRunResult(
                 retval=int(attr.retval),
                 duration_ns=int(attr.duration),
                 data_out=dout.raw[:dlen] if dout is not None else b"",
-                ctx_out=cout.raw[:clen] if cout is not None else b"",
+                ctx_out=ctx_out,
             )
 
     # ===================================================================================

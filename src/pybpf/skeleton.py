@@ -71,6 +71,7 @@ class Section:
     reaches static variables: ``sec._view["func.____fmt"]``)."""
 
     __slots__ = ("_view",)
+    _view: Any
     SECTION: ClassVar[str] = ""
     VARIABLES: ClassVar[dict[str, str]] = {}  # property -> variable name
 
@@ -463,7 +464,7 @@ def generate(obj_bytes: bytes, name: str | None = None) -> str:
         w("")
     w("")
     w(f"class {names['Types']}:")
-    w(f'    """ctypes types of map keys and values (``bytes``: no ctypes equivalent / no BTF)."""')
+    w('    """ctypes types of map keys and values (``bytes``: no ctypes equivalent / no BTF)."""')
     w("")
     if failures:
         for f in failures:
@@ -498,7 +499,7 @@ def generate(obj_bytes: bytes, name: str | None = None) -> str:
             props: list[tuple[str, str, str, str]] = []
             v_taken: set[str] = set()
             for vs in ds.vars:
-                var = btf[vs.type_id or 0]
+                var: Any = btf[vs.type_id or 0]
                 if var.kind != Kind.VAR or not var.name or getattr(var, "linkage", None) == Linkage.STATIC:
                     continue
                 try:
@@ -569,7 +570,7 @@ def generate(obj_bytes: bytes, name: str | None = None) -> str:
         w(f"    {a}: {c}")
     w("")
     w(f"    def load(self, **kwargs: Any) -> {cls_name}:")
-    w(f'        """Load into the kernel (see :meth:`pybpf.ObjectSpec.load`)."""')
+    w('        """Load into the kernel (see :meth:`pybpf.ObjectSpec.load`)."""')
     w(f"        return {cls_name}(self.spec.load(**kwargs))")
     w("")
     w("")
@@ -593,12 +594,12 @@ def generate(obj_bytes: bytes, name: str | None = None) -> str:
     w("")
     w("    @classmethod")
     w(f"    def open(cls, **kwargs: Any) -> {names['Spec']}:")
-    w(f'        """Parse the embedded object (see :func:`pybpf.open`)."""')
+    w('        """Parse the embedded object (see :func:`pybpf.open`)."""')
     w("        return super().open(**kwargs)  # type: ignore[no-any-return]")
     w("")
     w("    @classmethod")
     w(f"    def load(cls, **kwargs: Any) -> {cls_name}:")
-    w(f'        """``open()`` + ``load()``."""')
+    w('        """``open()`` + ``load()``."""')
     w("        return super().load(**kwargs)  # type: ignore[no-any-return]")
     w("")
     w(f"    def __enter__(self) -> {cls_name}:")

@@ -243,3 +243,13 @@ def test_prog_array_takes_program_objects():
         with Program.load(ProgramType.SOCKET_FILTER, caller) as p:
             assert p.test_run(bytes(64)).retval == 7
         del pa[0]
+
+
+def test_test_run_syscall_and_raw_tp_defaults():
+    # syscall programs write their context back: ctx_out carries it
+    insns = [asm.ldx(asm.W, R2, R1, 0), asm.add(R2, 1), asm.stx(asm.W, R1, 0, R2), asm.mov(R0, 5), asm.exit_()]
+    with Program.load(ProgramType.SYSCALL, insns, flags=pybpf.ProgFlags.SLEEPABLE) as p:
+        r = p.test_run(ctx=(41).to_bytes(4, "little"))
+        assert r.retval == 5 and r.ctx_out == (42).to_bytes(4, "little")
+    with Program.load(ProgramType.RAW_TRACEPOINT, [asm.mov(R0, 3), asm.exit_()]) as p:
+        assert p.test_run(ctx=bytes(8)).retval == 3

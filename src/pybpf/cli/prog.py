@@ -19,6 +19,15 @@ HELP = """Usage: pybpf prog { show | list } [PROG]
        pybpf prog dump xlated PROG [{ file FILE | [opcodes] [linum] [visual] }]
        pybpf prog dump jited  PROG [{ file FILE | [opcodes] [linum] }]
        pybpf prog pin   PROG FILE
+       pybpf prog { load | loadall } OBJ  PATH \\
+                         [type TYPE] [{ offload_dev | xdpmeta_dev } NAME] \\
+                         [map { idx IDX | name NAME } MAP]\\
+                         [pinmaps MAP_DIR]\\
+                         [autoattach]\\
+                         [kernel_btf BTF_FILE]
+       pybpf prog attach PROG ATTACH_TYPE [MAP]
+       pybpf prog detach PROG ATTACH_TYPE [MAP]
+       pybpf prog verify OBJ [program NAME] [type TYPE] [log_level {1|2}] [kernel_btf BTF_FILE]
        pybpf prog run PROG \\
                          data_in FILE \\
                          [data_out FILE [data_size_out L]] \\
@@ -30,6 +39,21 @@ HELP = """Usage: pybpf prog { show | list } [PROG]
 
        MAP := { id MAP_ID | pinned FILE | name MAP_NAME }
        PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }
+       TYPE := { socket | kprobe | kretprobe | classifier | action |
+                 tracepoint | raw_tracepoint | xdp | perf_event | cgroup/skb |
+                 cgroup/sock | cgroup/dev | lwt_in | lwt_out | lwt_xmit |
+                 lwt_seg6local | sockops | sk_skb | sk_msg | lirc_mode2 |
+                 sk_reuseport | flow_dissector | cgroup/sysctl |
+                 cgroup/bind4 | cgroup/bind6 | cgroup/post_bind4 |
+                 cgroup/post_bind6 | cgroup/connect4 | cgroup/connect6 |
+                 cgroup/connect_unix | cgroup/getpeername4 | cgroup/getpeername6 |
+                 cgroup/getpeername_unix | cgroup/getsockname4 | cgroup/getsockname6 |
+                 cgroup/getsockname_unix | cgroup/sendmsg4 | cgroup/sendmsg6 |
+                 cgroup/sendmsg_unix | cgroup/recvmsg4 | cgroup/recvmsg6 | cgroup/recvmsg_unix |
+                 cgroup/getsockopt | cgroup/setsockopt | cgroup/sock_release |
+                 struct_ops | fentry | fexit | freplace | sk_lookup }
+       ATTACH_TYPE := { sk_msg_verdict | sk_skb_verdict | sk_skb_stream_verdict |
+                        sk_skb_stream_parser | flow_dissector }
        METRIC := { cycles | instructions | l1d_loads | llc_misses | itlb_misses | dtlb_misses }
        OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} |
                     {-f|--bpffs} | {-n|--nomount} }
@@ -296,16 +320,21 @@ def do_profile(ctx: Context, args: Args) -> int:
     return profile(ctx, args)
 
 
-def _not_here(what: str) -> Any:
+def _load_verb(name: str) -> Any:
+    """``prog load|loadall|attach|detach|verify`` live in :mod:`.prog_load` (imported on use)."""
     def fn(ctx: Context, args: Args) -> int:
-        raise CLIError(f"'prog {what}' is not available in pybpf yet (use the pybpf.Object loader API)")
+        from . import prog_load
+
+        verb: Any = getattr(prog_load, f"do_{name}")
+        return int(verb(ctx, args))
     return fn
 
 
 VERBS = [
     ("show", do_show), ("list", do_show), ("help", do_show), ("dump", do_dump), ("pin", do_pin),
-    ("load", _not_here("load")), ("loadall", _not_here("loadall")), ("attach", _not_here("attach")),
-    ("detach", _not_here("detach")), ("tracelog", do_tracelog), ("run", do_run), ("profile", do_profile),
+    ("load", _load_verb("load")), ("loadall", _load_verb("loadall")), ("attach", _load_verb("attach")),
+    ("detach", _load_verb("detach")), ("tracelog", do_tracelog), ("run", do_run), ("profile", do_profile),
+    ("verify", _load_verb("verify")),
 ]
 
 
