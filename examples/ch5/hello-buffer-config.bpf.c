@@ -18,6 +18,9 @@
  * context access, so the object runs on kernels whose layouts differ from
  * the vmlinux.h it was compiled against.
  *
+ * The message is copied whole (bpf_probe_read_kernel, not _str): a greeting
+ * may use all MESSAGE_LEN bytes without a terminating NUL ("Hi user 501!").
+ *
  * Output goes to a perf buffer (`output`) or, with use_ringbuf set in
  * .rodata before load, to a ring buffer (`events`).
  */
@@ -67,9 +70,9 @@ static __always_inline int emit(void *ctx, const char *pathname)
 
 	p = bpf_map_lookup_elem(&my_config, &data.uid);
 	if (p != 0)
-		bpf_probe_read_kernel_str(&data.message, sizeof(data.message), p->message);
+		bpf_probe_read_kernel(&data.message, sizeof(data.message), p->message);
 	else
-		bpf_probe_read_kernel_str(&data.message, sizeof(data.message), message);
+		bpf_probe_read_kernel(&data.message, sizeof(data.message), message);
 
 	if (use_ringbuf)
 		bpf_ringbuf_output(&events, &data, sizeof(data), 0);

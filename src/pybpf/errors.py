@@ -79,7 +79,8 @@ class VerifierError(Error):
         return "\n".join(self.log.rstrip("\n").splitlines()[-n:])
 
 
-_NOISE_PREFIXES = ("processed ", "verification time", "stack depth", "max_states_per_insn", "mark_precise")
+_NOISE_PREFIXES = ("processed ", "verification time", "stack depth", "max_states_per_insn", "mark_precise",
+                   "cur state:", "old state:", ";")  # state dumps after "infinite loop", source-line notes
 
 
 def _summarize_log(log: str) -> str:

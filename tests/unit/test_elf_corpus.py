@@ -62,7 +62,7 @@ new_linux/tracex4_kern.o new_linux/tracex6_kern.o new_linux/tracex7_kern.o
 
 #: (category, pattern of the error message): what each typed error says is unsupported.
 CATEGORIES: tuple[tuple[str, str], ...] = (
-    ("code without STT_FUNC symbols (clang < 9 object layout)", r"no STT_FUNC symbol"),
+    ("code without STT_FUNC symbols (old clang: one program per section)", r"no STT_FUNC symbol"),
     ("legacy 'maps' definitions with extra (iproute2) fields", r"unrecognized extra bytes in struct bpf_map_def"),
     ("legacy map relocation into 'maps/<name>' sections", r"bad map relo against"),
     ("unknown SEC() name", r"unknown program section"),

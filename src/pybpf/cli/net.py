@@ -7,6 +7,7 @@ namespace (``ip netns exec NS pybpf net show`` for another one).
 
 from __future__ import annotations
 
+import errno
 import socket
 import sys
 from typing import Any
@@ -42,6 +43,7 @@ _XDP_MODE = {"xdp": 0, "xdpgeneric": nl.XDP_FLAGS_SKB_MODE, "xdpdrv": nl.XDP_FLA
              "xdpoffload": nl.XDP_FLAGS_HW_MODE}
 _TCX = {"tcx_ingress": AttachType.TCX_INGRESS, "tcx_egress": AttachType.TCX_EGRESS}
 BPF_F_BEFORE = 1 << 3
+EINVAL_EXIT = 256 - errno.EINVAL
 
 
 def _flags(bits: int) -> list[int]:
@@ -190,6 +192,23 @@ def _attach_type(word: str) -> str:
     raise CLIError(f"invalid net attach/detach type: {word}")
 
 
+def _einval(fn: Any) -> Any:
+    """bpftool's net attach/detach return -EINVAL on bad arguments: exit status 234."""
+    def wrapped(ctx: Context, args: Args) -> int:
+        try:
+            return int(fn(ctx, args))
+        except CLIError as e:
+            if e.exit_code == 255:
+                e.exit_code = EINVAL_EXIT
+            raise
+    return wrapped
+
+
+def _attach_failed(what: str, e: BPFError) -> CLIError:
+    return CLIError(f"interface {what} failed: {strerror(e)}", (256 - (e.errno or errno.EINVAL)) & 0xFF)
+
+
+@_einval
 def do_attach(ctx: Context, args: Args) -> int:
     args.require(5)
     kind = _attach_type(args.next())
@@ -215,12 +234,13 @@ def do_attach(ctx: Context, args: Args) -> int:
             else:
                 cmds.prog_attach(fd.fd, ifindex, _TCX[kind], BPF_F_BEFORE if prepend else 0)
         except BPFError as e:
-            raise CLIError(f"interface {kind} attach failed: {strerror(e)}") from None
+            raise _attach_failed(f"{kind} attach", e) from None
     if ctx.json:
         print("null")
     return 0
 
 
+@_einval
 def do_detach(ctx: Context, args: Args) -> int:
     args.require(3)
     kind = _attach_type(args.next())
@@ -231,7 +251,7 @@ def do_detach(ctx: Context, args: Args) -> int:
         else:
             cmds.prog_detach(ifindex, _TCX[kind])
     except BPFError as e:
-        raise CLIError(f"interface {kind} detach failed: {strerror(e)}") from None
+        raise _attach_failed(f"{kind} detach", e) from None
     if ctx.json:
         print("null")
     return 0

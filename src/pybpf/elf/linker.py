@@ -113,11 +113,11 @@ def find_functions(elf: ElfObject, text_idx: int) -> list[Func]:
             out.append(Func(sym.name, sec.index, sec.name, sym.value // 8,
                             _slots(data[sym.value:sym.value + sym.size]), sec.index == text_idx, hidden))
         if len(out) == nfuncs:
-            # Pre-2019 clang emitted no STT_FUNC symbols: libbpf 0.x fails ("failed to find program
-            # symbol at offset 0") and 1.x silently finds no program; say so rather than drop the code.
+            # Old clang output (one program per section, no STT_FUNC symbol): libbpf 1.x silently
+            # finds no program there; say so rather than drop the code.
             raise ELFError(f"section {sec.name!r}: {sec.size // 8} instructions but no STT_FUNC symbol; "
-                           "programs without function symbols (objects built by clang < 9, libbpf 0.x "
-                           "layout) are not supported: rebuild with a current clang")
+                           "programs without function symbols (old clang output, one program per "
+                           "section) are not supported: rebuild with a current clang")
     out.sort(key=lambda f: (f.sec_idx, f.sec_off))
     for a, b in zip(out, out[1:]):
         if a.sec_idx == b.sec_idx and a.sec_off + a.cnt > b.sec_off:

@@ -1,0 +1,200 @@
+"""``pybpf struct_ops``: show/list, dump, unregister (bpftool's grammar and output).
+
+``register`` needs the object loader to handle ``.struct_ops`` maps, which
+pybpf's does not do yet: it fails with a clear message.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from typing import Any, Callable
+
+from .._sys import cmds
+from .._sys.consts import MapType
+from .._sys.info import MapInfo
+from ..errors import BPFError
+from ._common import Args, CLIError, Context, is_prefix, select, strerror, strtoul
+
+HELP = """Usage: pybpf struct_ops { show | list } [STRUCT_OPS_MAP]
+       pybpf struct_ops dump [STRUCT_OPS_MAP]
+       pybpf struct_ops register OBJ [LINK_DIR]
+       pybpf struct_ops unregister STRUCT_OPS_MAP
+       pybpf struct_ops help
+
+       STRUCT_OPS_MAP := [ id STRUCT_OPS_MAP_ID | name STRUCT_OPS_MAP_NAME ]
+       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} }
+"""
+
+_PREFIX = "bpf_struct_ops_"
+Work = Callable[[int, Any, Any], "Any"]
+
+
+class _Kernel:
+    """The vmlinux BTF, loaded on first use (bpftool's get_btf_vmlinux())."""
+
+    btf: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls.btf is None:
+            from ..btf import BTF
+
+            try:
+                cls.btf = BTF.load_vmlinux()
+            except Exception:  # noqa: BLE001
+                raise CLIError("struct_ops requires kernel CONFIG_DEBUG_INFO_BTF=y") from None
+        return cls.btf
+
+
+def _name(info: Any) -> str:
+    return bytes(info.name).rstrip(b"\0").decode(errors="replace")
+
+
+def kern_struct_ops_name(info: Any) -> str:
+    try:
+        name = str(_Kernel.get()[int(info.btf_vmlinux_value_type_id)].name)
+    except CLIError:
+        return "<btf_vmlinux_not_found>"
+    return name[len(_PREFIX):] if name.startswith(_PREFIX) else name
+
+
+def _maps(name: "str | None") -> list[tuple[Any, Any]]:
+    """(fd, info) of every struct_ops map (named ``name`` if given)."""
+    out = []
+    for mid in cmds.iter_ids("map"):
+        try:
+            fd = cmds.fd_by_id("map", mid)
+        except BPFError as e:
+            if e.errno == 2:
+                continue
+            raise CLIError(f"can't get map by id ({mid}): {strerror(e)}") from None
+        info = cmds.map_info(fd.fd)
+        if info.type == MapType.STRUCT_OPS and (name is None or _name(info) == name):
+            out.append((fd, info))
+        else:
+            fd.close()
+    return out
+
+
+def _select(args: Args) -> tuple[list[tuple[Any, Any]], "str | None"]:
+    if not args:
+        return _maps(None), None
+    if len(args) != 2:
+        sys.stderr.write(HELP)
+        raise CLIError("expected 'id' or 'name' and a value")
+    what, term = args.next(), args.next()
+    if is_prefix(what, "id"):
+        try:
+            mid = strtoul(term, "ID")
+        except CLIError:
+            mid = 0
+        if not mid or mid > 0xFFFFFFFF:
+            raise CLIError(f"invalid id {term}")
+        try:
+            fd = cmds.fd_by_id("map", mid)
+        except BPFError as e:
+            raise CLIError(f"can't get map by id ({mid}): {strerror(e)}") from None
+        info = cmds.map_info(fd.fd)
+        if info.type != MapType.STRUCT_OPS:
+            fd.close()
+            raise CLIError(f"{_name(info)} id {info.id} is not a struct_ops map")
+        return [(fd, info)], term
+    if not is_prefix(what, "name"):
+        sys.stderr.write(HELP)
+        raise CLIError(f"expected 'id' or 'name', got: '{what}'?")
+    found = _maps(term)
+    if not found:
+        raise CLIError(f"no struct_ops found for {term}")
+    return found, term
+
+
+def do_show(ctx: Context, args: Args) -> int:
+    found, _ = _select(args)
+    try:
+        if ctx.json:
+            ctx.emit_json([{"id": int(i.id), "name": _name(i), "kernel_struct_ops": kern_struct_ops_name(i)}
+                           for _, i in found])
+        else:
+            sys.stdout.write("".join(f"{i.id}: {_name(i):<15} {kern_struct_ops_name(i):<32}\n" for _, i in found))
+    finally:
+        for fd, _ in found:
+            fd.close()
+    return 0
+
+
+def do_dump(ctx: Context, args: Args) -> int:
+    from ..btf.values import format_value  # type: ignore[attr-defined]
+    from ..btf.values_format import BpftoolObject, dumps_bpftool
+
+    found, _ = _select(args)
+    kbtf = _Kernel.get()
+    objs: list[Any] = []
+    try:
+        mi = kbtf.find("bpf_map_info", "struct")
+        for fd, info in found:
+            raw = bytes(info) + bytes(max(0, kbtf.sizeof(mi) - ctypes.sizeof(MapInfo)))
+            st = kbtf[int(info.btf_vmlinux_value_type_id)]
+            value = cmds_lookup(fd.fd, info)
+            objs.append(BpftoolObject([("bpf_map_info", format_value(kbtf, mi, raw))]))
+            objs.append(BpftoolObject([(st.name, format_value(kbtf, st, value))]))
+    finally:
+        for fd, _ in found:
+            fd.close()
+    sys.stdout.write(dumps_bpftool(objs, pretty=ctx.pretty or not ctx.json) + "\n")
+    return 0
+
+
+def cmds_lookup(fd: int, info: Any) -> bytes:
+    from ..map import Map
+
+    try:
+        with Map.from_fd(fd) as m:
+            raw = m._ops.lookup((0).to_bytes(4, "little"))  # noqa: SLF001 - raw bytes, no codecs
+    except BPFError:
+        raw = None
+    if raw is None:
+        raise CLIError(f"can't lookup struct_ops map {_name(info)} id {info.id}")
+    return bytes(raw)
+
+
+def do_unregister(ctx: Context, args: Args) -> int:
+    if len(args) != 2:
+        sys.stderr.write(HELP)
+        raise CLIError("expected 'id' or 'name' and a value")
+    found, _ = _select(args)
+    try:
+        for fd, info in found:
+            try:
+                cmds_delete(fd.fd)
+            except BPFError as e:
+                raise CLIError(f"can't unload {_name(info)} {kern_struct_ops_name(info)} id {info.id}: "
+                               f"{strerror(e)}") from None
+            if not ctx.json:
+                sys.stderr.write(f"Unregistered {kern_struct_ops_name(info)} {_name(info)} id {info.id}\n")
+    finally:
+        for fd, _ in found:
+            fd.close()
+    if ctx.json:
+        print("null")
+    return 0
+
+
+def cmds_delete(fd: int) -> None:
+    from ..map import Map
+
+    with Map.from_fd(fd) as m:
+        m._ops.delete((0).to_bytes(4, "little"))  # noqa: SLF001
+
+
+def do_register(ctx: Context, args: Args) -> int:
+    raise CLIError("'struct_ops register' is not supported yet: pybpf's object loader does not load "
+                   ".struct_ops maps (NotSupportedError)", 1)
+
+
+VERBS = [("show", do_show), ("list", do_show), ("register", do_register), ("unregister", do_unregister),
+         ("dump", do_dump), ("help", do_show)]
+
+
+def run(ctx: Context, words: list[str]) -> int:
+    return select(ctx, "struct_ops", VERBS, words, HELP)
