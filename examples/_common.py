@@ -7,7 +7,8 @@ Every runner is ``main(argv) -> int`` and uses:
 * :func:`compile_bpf` — ``pybpf.compile`` on a ``.bpf.c`` file next to the runner;
 * :func:`ticks` — "every second until --seconds run out or Ctrl-C";
 * :func:`printk_lines` — ``bpf_printk`` output through a private tracefs instance, so
-  the runner does not steal lines from other ``trace_pipe`` readers;
+  the runner does not steal lines from other ``trace_pipe`` readers (it still sees the
+  ``bpf_printk`` lines of every program on the system, not only its own);
 * network helpers for the XDP/tc examples: :func:`netns` / :func:`veth_pair` create
   namespaces with ``ip`` (addresses only inside them) and delete them on exit;
   :func:`in_netns` moves the calling thread into one; :func:`ping` and
@@ -136,8 +137,8 @@ def netns_exists(name: str) -> bool:
 
 @contextlib.contextmanager
 def netns(prefix: str = "pybpf-ex-") -> Iterator[str]:
-    """A new network namespace with ``lo`` up, deleted on exit."""
-    name = f"{prefix}{uuid.uuid4().hex[:6]}"
+    """A new network namespace ``<prefix><our pid>-<random>`` with ``lo`` up, deleted on exit."""
+    name = f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:6]}"
     ip("netns", "add", name)
     try:
         ip("link", "set", "lo", "up", netns=name)

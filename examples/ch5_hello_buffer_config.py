@@ -25,7 +25,6 @@ attaching; every execve() on the system then prints a line:
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -58,8 +57,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                     help="greeting for a uid (repeatable; default: 0='Hey root!' 501='Hi user 501!')")
     ap.add_argument("--verify", action="store_true", help="only load (verify) both entry points and report")
     ap.add_argument("--trigger", action="store_true", help="run `true` once a second so there is something to see")
-    ap.add_argument("--trigger-as", type=int, metavar="UID", help="run the --trigger command as this uid")
-    return ap.parse_args(argv)
+    ap.add_argument("--trigger-as", type=int, metavar="UID", help="run the --trigger command as this uid "
+                    "(implies --trigger)")
+    args = ap.parse_args(argv)
+    args.trigger = args.trigger or args.trigger_as is not None
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,16 +98,16 @@ def _main(args: argparse.Namespace) -> int:
             print("  (it loaded and passed the verifier; run without --kprobe to use the syscall tracepoint)")
             return 1
 
-        def show(_cpu_or_data: object, data: object = None) -> None:
-            raw = data if data is not None else _cpu_or_data
-            ev = event.decode(bytes(raw)[:event.size])
+        def show(data: memoryview) -> None:  # struct data_t, decoded through the object's BTF
+            ev = event.decode(bytes(data[:event.size]))
             print(f"{ev.pid:<7} {ev.ppid:<7} {ev.uid:<6} {ev.command:<16} {ev.message:<13} {ev.path}", flush=True)
 
         def lost(cpu: int, n: int) -> None:
-            print(f"(lost {n} events on CPU {cpu})")
+            print(f"(lost {n} events on CPU {cpu})", flush=True)
 
-        reader = (RingBuffer(obj.maps["events"], lambda data: show(data)) if args.ringbuf
-                  else PerfBuffer(obj.maps["output"], show, lost))
+        # perf buffer samples come with the CPU and are padded to 8 bytes; ring buffer records are exact
+        reader = (RingBuffer(obj.maps["events"], show) if args.ringbuf
+                  else PerfBuffer(obj.maps["output"], lambda cpu, data: show(data), lost))
         with link, reader:
             out = "ring buffer" if args.ringbuf else "perf buffer"
             print(f"attached {entry} to {link.target or spec.programs[entry].section} ({out}); "

@@ -80,7 +80,8 @@ def _main(args: argparse.Namespace) -> int:
             failures += 1
             continue
         try:
-            with pybpf.load(obj, name="hello_verifier", log_level=4) as o:
+            # log level 4: statistics only (enough for the summary); 1: the whole instruction walk
+            with pybpf.load(obj, name="hello_verifier", log_level=1 if args.log else 4) as o:
                 p = o.programs["hello"]
                 st = p.verifier_stats
                 print(f"   loaded: program id {p.id}, {st.processed_insns if st else '?'} instructions processed")

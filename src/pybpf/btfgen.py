@@ -24,11 +24,12 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .btf import BTF, Builder
-from .btf.core import CoreCache, find_candidates, resolve_relo
+from .btf.core import CoreCache, resolve_relo
 from .btf.core_match import Spec, parse_spec, spec_match
 from .btf.ext import CoreReloKind
 from .btf.types import (Array, Const, Enum, Enum64, EnumValue, Float, FuncProto, Fwd, Int, Kind, Member, Param, Ptr,
-                        Restrict, Struct, Type, TypeTag, Typedef, Union, Volatile)
+                        Restrict, Struct, Type, TypeTag, Typedef, Volatile)
+from .btf.types import Union as BTFUnion
 from .errors import Error
 
 __all__ = ["BTFGen", "min_core_btf"]
@@ -178,7 +179,7 @@ class BTFGen:
         r = lambda tid: ids.get(tid or 0, 0)  # noqa: E731 - unmarked types become void
         k = t.kind
         if k in (Kind.STRUCT, Kind.UNION):
-            cls = Struct if k == Kind.STRUCT else Union
+            cls: Any = Struct if k == Kind.STRUCT else BTFUnion
             return cls(t.name, t.size, [Member(m.name, r(m.type_id), m.bit_offset, m.bitfield_size)
                                         for i, m in enumerate(t.members) if i in members])
         if k == Kind.INT:
@@ -186,7 +187,7 @@ class BTFGen:
         if k == Kind.FLOAT:
             return Float(t.name, t.size)
         if k in (Kind.ENUM, Kind.ENUM64):
-            cls2 = Enum if k == Kind.ENUM else Enum64
+            cls2: Any = Enum if k == Kind.ENUM else Enum64
             return cls2(t.name, t.size, [EnumValue(v.name, v.value) for v in t.values], signed=t.signed)
         if k == Kind.PTR:
             return Ptr(r(t.type_id))

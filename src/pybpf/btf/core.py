@@ -28,8 +28,6 @@ The module is pure (no syscalls); matching internals live in
 
 from __future__ import annotations
 
-import struct
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Optional, Sequence
 
@@ -151,67 +149,31 @@ class CoreCache:
 
 
 # ---------------------------------------------------------------------- candidates
-_flavor_index: "weakref.WeakKeyDictionary[BTF, dict[str, list[str]]]" = weakref.WeakKeyDictionary()
-
-
-def _own_flavored_names(btf: "BTF") -> dict[str, list[str]]:
-    """essential name -> flavored names (``foo___bar``) in this blob's own string section."""
-    idx = _flavor_index.get(btf)
-    if idx is not None:
-        return idx
-    idx = {}
-    data = btf.data
-    p = "<" if btf.byteorder == "little" else ">"
-    try:
-        hdr_len, _to, _tl, so, sl = struct.unpack_from(p + "IIIII", data, 4)
-        strs = data[hdr_len + so:hdr_len + so + sl]
-    except struct.error:  # pragma: no cover - BTF() validated the header
-        strs = b""
-    seen = set()
-    i = strs.find(b"___")
-    while i >= 0:
-        start = strs.rfind(b"\0", 0, i) + 1
-        end = strs.find(b"\0", i)
-        if end < 0:
-            end = len(strs)
-        raw = strs[start:end]
-        if raw not in seen:
-            seen.add(raw)
-            name = raw.decode("utf-8", "surrogateescape")
-            n = essential_name_len(name)
-            if n != len(name):
-                idx.setdefault(name[:n], []).append(name)
-        i = strs.find(b"___", end)
-    _flavor_index[btf] = idx
-    return idx
-
-
-def _flavored_names(btf: "BTF", ess: str) -> list[str]:
-    out: list[str] = []
-    b: Optional["BTF"] = btf
-    while b is not None:
-        out.extend(_own_flavored_names(b).get(ess, ()))
-        b = b.base
-    return out
-
-
 def _compat_kind(a: Kind, b: Kind) -> bool:
     return a == b or (a in (Kind.ENUM, Kind.ENUM64) and b in (Kind.ENUM, Kind.ENUM64))
+
+
+def _own_ids_essentially_named(targ: "BTF", ess: str) -> list[int]:
+    """Ids of ``targ``'s own types (not its base's) whose essential name is ``ess``:
+    named ``ess`` or ``ess___flavor``, from the name index (an exact lookup and a
+    prefix range), ascending."""
+    eb = ess.encode("utf-8", "surrogateescape")
+    ids = set(targ._ids_named(eb))
+    for tid, raw in targ._names_with_prefix(eb + b"___"):
+        # every name whose essential name is ``ess`` starts with ``ess___``; the converse
+        # does not hold (``ess____x``, ``ess___a___b``)
+        if tid not in ids and essential_name(raw.decode("utf-8", "surrogateescape")) == ess:
+            ids.add(tid)
+    return sorted(ids)
 
 
 def _add_cands(local_t: Type, ess: str, targ: "BTF", name: str, out: list[Candidate]) -> None:
     """``bpf_core_add_cands`` with the name index instead of a linear scan: every type of
     ``targ`` itself (not its base) whose essential name is ``ess``, in id order."""
-    first = targ.first_id
-    found: dict[int, Type] = {}
-    for nm in {ess, *_flavored_names(targ, ess)}:
-        if essential_name(nm) != ess:  # pragma: no cover - the index only holds such names
-            continue
-        for t in targ.find_all(nm):
-            if t.id is not None and t.id >= first and _compat_kind(t.kind, local_t.kind):
-                found[t.id] = t
-    for tid in sorted(found):
-        out.append(Candidate(targ, tid, name))
+    for tid in _own_ids_essentially_named(targ, ess):
+        t = targ[tid]
+        if _compat_kind(t.kind, local_t.kind):
+            out.append(Candidate(targ, tid, name))
 
 
 def _btf_name(btf: "BTF", i: int) -> str:

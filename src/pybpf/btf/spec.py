@@ -2,9 +2,12 @@
 
 Loading is one cheap pass over the type section that records where each
 variable-length record starts (and its ``name_off``); types are decoded only
-when asked for, and the name index (type ids sorted by ``name_off``) is built
-on first lookup. For big blobs (vmlinux) both can be cached on disk, see
-:mod:`pybpf.btf.cache`.
+when asked for. Name lookups use the *name index*: the named types sorted by
+name (ties by id), as two parallel ``array('I')`` (type index, string offset),
+searched by bisection on the string bytes -- O(log n) per lookup, and prefix
+ranges (``task_struct___*``) for CO-RE flavors. It is built on the first
+lookup, or, for big blobs (vmlinux), together with the record offsets when the
+blob is parsed, and then loaded from the on-disk cache (:mod:`pybpf.btf.cache`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ import sys
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from itertools import accumulate, repeat
-from operator import add
-from typing import Callable, Iterator, Optional
+from itertools import accumulate, compress, repeat
+from operator import add, itemgetter
+from typing import Any, Callable, Iterator, Optional
 
 from ..errors import BTFError, NotSupportedError
 from . import _format as F
@@ -32,7 +35,7 @@ __all__ = ["BTF", "VMLINUX_PATH"]
 
 VMLINUX_PATH = "/sys/kernel/btf/vmlinux"
 
-_STR_INDEX_AFTER = 8  # string lookups done by scanning before a dict index is built
+_STR_INDEX_AFTER = 8  # exact-string lookups (_str_offsets) done by scanning before a dict is built
 _MIN_CACHE_SIZE = 256 * 1024  # blobs smaller than this are never disk-cached ("auto")
 
 # Jump tables for the offset scan, in 4-byte words: invalid kinds jump far past
@@ -54,9 +57,11 @@ class BTF:
     _loaded: dict[tuple[str, int], "BTF"] = {}
     _load_lock = threading.Lock()
 
-    def __init__(self, data: bytes, base: "BTF | None" = None, *, cache: "bool | None" = False) -> None:
+    def __init__(self, data: bytes, base: "BTF | None" = None, *, cache: "bool | None" = False,
+                 _key: Optional[str] = None) -> None:
         """Parse ``data``; prefer :meth:`from_bytes`. ``cache``: use the on-disk index cache
-        (True), never (False) or only for big blobs (None)."""
+        (True), never (False) or only for big blobs (None). ``_key``: the cache key of
+        ``data`` if already known (internal)."""
         if not isinstance(data, bytes):
             data = bytes(data)
         self._data = data
@@ -95,30 +100,44 @@ class BTF:
         self._str_end = self._str_base + slen
         self._first_id = base.last_id + 1 if base is not None else 1
 
+        self._sorted_names: Optional[array] = None  # name index: local type indices sorted by name
+        self._sorted_name_offs: Optional[array] = None  # ... and their (global) name string offsets
+        self._str_index: Optional[_NameIndex] = None  # the name index as one object, once available
+        self._name_offs: Optional[array] = None
         idx = None
-        key = None
         if (cache or (cache is None and len(data) >= _MIN_CACHE_SIZE)) and _cache.enabled():
-            key = _cache.key_for(data)
-            idx = _cache.load(key, tlen)
-        if idx is None:
-            offs, name_offs = self._scan()
-            self._sorted_names: Optional[array] = None
-            self._name_order: Optional[array] = None
-            self._offs, self._name_offs = offs, name_offs
-            if key is not None:
-                self._build_name_index()
-                _cache.store(key, tlen, _cache.Index(offs, name_offs, self._sorted_names, self._name_order))
+            if _key is None:
+                _key = self._content_key()
+            idx = _cache.load(_key, tlen, len(data), slen)
         else:
-            self._offs, self._name_offs = idx.offs, idx.name_offs
-            self._sorted_names, self._name_order = idx.sorted_names, idx.name_order
+            _key = None
+        if idx is None:
+            self._offs, self._name_offs = self._scan()
+            if _key is not None:
+                self._build_name_index()
+                assert self._sorted_names is not None and self._sorted_name_offs is not None
+                _cache.store(_key, tlen, _cache.Index(self._offs, self._sorted_names, self._sorted_name_offs),
+                             len(data), slen)
+        else:
+            self._offs = idx.offs
+            self._set_name_index(idx.name_ids, idx.name_offs)
+        self._cache_key = _key
         self._n = len(self._offs)
         if self._first_id + self._n - 1 > F.MAX_TYPE_ID:
             raise BTFError(f"BTF: too many types ({self._first_id + self._n - 1} > {F.MAX_TYPE_ID})")
         self._types: list[Optional[Type]] = [None] * self._n
         self._str_lookups = 0
-        self._str_index: Optional[dict[bytes, int]] = None
+        self._str_dict: Optional[dict[bytes, int]] = None
         self._str_dupes = False
         self._ptr_size: Optional[int] = None
+
+    def _content_key(self) -> str:
+        """Cache key of this blob; split BTF includes its base's (the name index sorts
+        names that may live in the base's string section)."""
+        key = _cache.key_for(self._data)
+        if self.base is not None:
+            key += "-" + (self.base._cache_key or self.base._content_key())
+        return key
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -135,7 +154,19 @@ class BTF:
         with cls._load_lock:
             btf = cls._loaded.get(key)
             if btf is None:
-                btf = cls._loaded[key] = cls(_read(path, "vmlinux"), None, cache=cache)
+                btf = cls._loaded[key] = cls._load_kernel_btf(path, cache)
+        return btf
+
+    @classmethod
+    def _load_kernel_btf(cls, path: str, cache: "bool | None") -> "BTF":
+        if path != VMLINUX_PATH or cache is False or not _cache.enabled():
+            return cls(_read(path, "vmlinux"), None, cache=cache)
+        # The kernel's BTF can't change while it runs: reuse this boot's content key.
+        data, st = _read(path, "vmlinux", stat=True)
+        hint = _cache.hint_key(st) if cache or len(data) >= _MIN_CACHE_SIZE else None
+        btf = cls(data, None, cache=cache, _key=hint)
+        if hint is None and btf._cache_key is not None:
+            _cache.store_hint(st, btf._cache_key)
         return btf
 
     @classmethod
@@ -316,12 +347,12 @@ class BTF:
     # ------------------------------------------------------------------ names
     def _local_str_offsets(self, nb: bytes) -> list[int]:
         """Global offsets of the exact string ``nb`` in this blob's own string section."""
-        if self._str_index is None:
+        if self._str_dict is None:
             self._str_lookups += 1
             if self._str_lookups > _STR_INDEX_AFTER:
-                self._build_str_index()
-        if self._str_index is not None and not self._str_dupes:
-            o = self._str_index.get(nb)
+                self._build_str_dict()
+        if self._str_dict is not None and not self._str_dupes:
+            o = self._str_dict.get(nb)
             return [] if o is None else [o + self._str_base]
         data, s, e = self._data, self._sstart, self._sstart + self._slen
         res = []
@@ -334,36 +365,101 @@ class BTF:
             i = data.find(needle, i + 1, e)
         return res
 
-    def _build_str_index(self) -> None:
+    def _build_str_dict(self) -> None:
         parts = self._data[self._sstart:self._sstart + self._slen].split(b"\0")
         offs = accumulate(map(add, map(len, parts), repeat(1)), initial=0)
         d = dict(zip(parts, offs))
         nonempty = len(parts) - parts.count(b"")
         self._str_dupes = len(d) - (1 if b"" in d else 0) != nonempty
-        self._str_index = d
+        self._str_dict = d
 
     def _str_offsets(self, nb: bytes) -> list[int]:
+        """Global offsets of every occurrence of the exact string ``nb`` (base first);
+        for string-table reuse (:class:`~pybpf.btf.writer.StringTable`), not type lookups."""
         base = self.base._str_offsets(nb) if self.base is not None else []
         return base + self._local_str_offsets(nb)
 
+    def _name_at(self, off: int) -> bytes:
+        """The raw string at global offset ``off`` (b"" if out of range)."""
+        rel = off - self._str_base
+        if rel < 0:
+            return self.base._name_at(off) if self.base is not None else b""
+        if rel >= self._slen:
+            return b""
+        start = self._sstart + rel
+        return self._data[start:self._data.index(b"\0", start, self._sstart + self._slen)]
+
+    def _set_name_index(self, ids: array, offs: array) -> None:
+        self._sorted_names, self._sorted_name_offs = ids, offs
+        self._str_index = _NameIndex(ids, offs)
+
     def _build_name_index(self) -> None:
-        names = self._name_offs
-        self._name_order = array("I", sorted(range(len(names)), key=names.__getitem__))
-        self._sorted_names = array("I", sorted(names))
+        """Sort the named types by name (then id); types whose name offset is out of
+        range are left out (no lookup can find them)."""
+        no = self._name_offs
+        if no is None:  # loaded from the cache: already there
+            return
+        named = list(compress(range(len(no)), no))
+        noffs = list(compress(no, no))
+        names: Optional[list[bytes]] = None
+        if self.base is None:
+            # fast path, C loops only: one index() + slice per name; index() fails
+            # (ValueError) for an offset past the NUL-terminated string section
+            strs = self._data[self._sstart:self._sstart + self._slen]
+            try:
+                names = list(map(strs.__getitem__, map(slice, noffs, map(strs.index, repeat(b"\0"), noffs))))
+            except ValueError:
+                pass
+        if names is None:
+            lo, hi = self._str_base, self._str_end
+            keep = [(lo <= o < hi) or (o < lo and self.base is not None) for o in noffs]
+            if not all(keep):
+                named = list(compress(named, keep))
+                noffs = list(compress(noffs, keep))
+            names = list(map(self._name_at, noffs))
+        order = sorted(range(len(names)), key=names.__getitem__)
+        if len(order) > 1:
+            pick = itemgetter(*order)
+            ids, offs = array("I", pick(named)), array("I", pick(noffs))
+        else:
+            ids, offs = array("I", named), array("I", noffs)
+        self._set_name_index(ids, offs)
+        self._name_offs = None  # only needed to build the index
+
+    def _name_range(self, nb: bytes, prefix: bool = False) -> tuple[int, int]:
+        """``[lo, hi)`` positions in the name index of the names equal to ``nb``
+        (``prefix``: starting with ``nb``)."""
+        if self._sorted_name_offs is None:
+            self._build_name_index()
+        so = self._sorted_name_offs
+        assert so is not None
+        key = self._name_at
+        lo = bisect_left(so, nb, key=key)
+        if not prefix:
+            return lo, bisect_right(so, nb, lo, key=key)
+        # the smallest string greater than every string starting with nb
+        end = nb.rstrip(b"\xff")
+        if not end:
+            return lo, len(so)
+        return lo, bisect_left(so, end[:-1] + bytes([end[-1] + 1]), lo, key=key)
 
     def _ids_named(self, nb: bytes) -> list[int]:
         """Ids of this blob's own types whose name is ``nb``, ascending."""
-        if self._sorted_names is None or self._name_order is None:
-            self._build_name_index()
-        sn, order = self._sorted_names, self._name_order
-        assert sn is not None and order is not None
-        ids: list[int] = []
-        for off in self._str_offsets(nb):
-            lo, hi = bisect_left(sn, off), bisect_right(sn, off)
-            ids.extend(order[lo:hi])
-        ids.sort()
+        lo, hi = self._name_range(nb)
+        if lo == hi:
+            return []
+        assert self._sorted_names is not None
         f = self._first_id
-        return [f + i for i in ids]
+        return [f + i for i in self._sorted_names[lo:hi]]
+
+    def _names_with_prefix(self, prefix: bytes) -> list[tuple[int, bytes]]:
+        """``(id, name)`` of this blob's own types whose name starts with ``prefix``,
+        sorted by name, then id."""
+        lo, hi = self._name_range(prefix, True)
+        ids, offs = self._sorted_names, self._sorted_name_offs
+        assert ids is not None and offs is not None
+        f, name_at = self._first_id, self._name_at
+        return [(f + ids[p], name_at(offs[p])) for p in range(lo, hi)]
 
     def find_all(self, name: str, kind: "Kind | int | str | type[Type] | None" = None) -> list[Type]:
         """All types called ``name`` (optionally of ``kind``), base types first, in id order."""
@@ -441,9 +537,25 @@ class BTF:
         return type_name(self, t, name)
 
 
-def _read(path: str, what: str) -> bytes:
+class _NameIndex:
+    """The name index of one blob: local type indices and their string offsets, sorted
+    by name (see :meth:`BTF._name_range`)."""
+
+    __slots__ = ("ids", "name_offs")
+
+    def __init__(self, ids: array, name_offs: array) -> None:
+        self.ids, self.name_offs = ids, name_offs
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _read(path: str, what: str, stat: bool = False) -> "Any":
+    """The bytes of ``path`` (``stat``: and the ``fstat`` of the file read)."""
     try:
         with open(path, "rb") as f:
+            if stat:
+                return f.read(), os.fstat(f.fileno())
             return f.read()
     except FileNotFoundError:
         if path.startswith(os.path.dirname(VMLINUX_PATH) + "/"):

@@ -97,8 +97,8 @@ Verb = Callable[[Context, Args], int]
 
 def select(ctx: Context, obj: str, verbs: Sequence[tuple[str, Verb]], words: list[str], help_text: str) -> int:
     """bpftool's cmd_select(): the first verb (in table order) that the word prefixes; no word: the first."""
-    if not words:
-        return verbs[0][1](ctx, Args([], verbs[0][0]))
+    if not words:  # bpftool runs the first verb; its messages name the object ("'cgroup' needs ...")
+        return verbs[0][1](ctx, Args([], obj))
     w = words[0]
     if is_prefix(w, "help"):
         if ctx.json:

@@ -175,6 +175,8 @@ def do_show(ctx: Context, args: Args) -> int:
     try:
         try:
             if not has_attached(fd, eff):
+                if ctx.json:
+                    sys.stdout.write("\n")  # bpftool's JSON writer ends the (empty) output with a newline
                 return 0
         except BPFError as e:
             raise CLIError(f"can't query bpf programs attached to {path}: {os.strerror(e.errno or 0)}") from None

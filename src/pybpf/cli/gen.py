@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import Error
-from ._common import Args, CLIError, Context, is_prefix, select
+from ._common import Args, CLIError, Context, Verb, is_prefix, select
 
 HELP = """Usage: pybpf gen skeleton FILE [name OBJECT_NAME]
        pybpf gen min_core_btf INPUT OUTPUT OBJECT [OBJECT...]
@@ -65,14 +65,14 @@ def do_min_core_btf(ctx: Context, args: Args) -> int:
     return 0
 
 
-def _unsupported(what: str) -> "object":
+def _unsupported(what: str) -> Verb:
     def fn(ctx: Context, args: Args) -> int:
         raise CLIError(f"'gen {what}' is not available in pybpf (it makes C for libbpf); "
                        "use 'pybpf gen skeleton' for a Python skeleton", 1)
     return fn
 
 
-VERBS = [("object", _unsupported("object")), ("skeleton", do_skeleton),  # type: ignore[list-item]
+VERBS = [("object", _unsupported("object")), ("skeleton", do_skeleton),
          ("subskeleton", _unsupported("subskeleton")), ("min_core_btf", do_min_core_btf), ("help", do_skeleton)]
 
 

@@ -33,6 +33,8 @@ _SW = ["cpu-clock", "task-clock", "page-faults", "context-switches", "cpu-migrat
 _CACHE = ["L1-dcache", "L1-icache", "LLC", "dTLB", "iTLB", "branch", "node"]
 _CACHE_OP = ["load", "store", "prefetch"]
 _CACHE_RES = ["refs", "misses"]
+# enum bpf_perf_event_type (bpf_link_info.perf_event.type)
+_PE_UPROBE, _PE_URETPROBE, _PE_KPROBE, _PE_KRETPROBE, _PE_TRACEPOINT, _PE_EVENT = 1, 2, 3, 4, 5, 6
 _PF = {1: "inet", 2: "ip", 3: "arp", 5: "netdev", 7: "bridge", 10: "ip6"}
 _INET_HOOKS = ["prerouting", "input", "forward", "output", "postrouting"]
 _ARP_HOOKS = ["input", "output"]
@@ -69,11 +71,11 @@ class _Full:
             u.cookies, u.path, u.path_size, u.count = ctypes.addressof(self.cookies), ctypes.addressof(buf), 4096, n
         elif t == LinkType.PERF_EVENT:
             i2.perf_event.type = pe
-            if pe == 3:  # tracepoint
+            if pe == _PE_TRACEPOINT:
                 i2.perf_event.tracepoint.tp_name, i2.perf_event.tracepoint.name_len = ctypes.addressof(buf), 4096
-            elif pe in (1, 2):  # kprobe / kretprobe
+            elif pe in (_PE_KPROBE, _PE_KRETPROBE):
                 i2.perf_event.kprobe.func_name, i2.perf_event.kprobe.name_len = ctypes.addressof(buf), 4096
-            elif pe in (4, 5):  # uprobe / uretprobe
+            elif pe in (_PE_UPROBE, _PE_URETPROBE):
                 i2.perf_event.uprobe.file_name, i2.perf_event.uprobe.name_len = ctypes.addressof(buf), 4096
         try:
             cmds.obj_info(fd, i2)
@@ -213,24 +215,24 @@ def show_plain(fd: int, t: ShowTables) -> str:
 def _perf_plain(f: _Full) -> str:
     p = f.i.perf_event
     pt = int(p.type)
-    if pt in (1, 2):
+    if pt in (_PE_KPROBE, _PE_KRETPROBE):
         k = p.kprobe
         if not f.s and not k.addr:
             return ""
-        s = f"\n\t{'kretprobe' if pt == 2 else 'kprobe'} " + (f"{k.addr:x} " if k.addr else "") + f.s
+        s = f"\n\t{'kretprobe' if pt == _PE_KRETPROBE else 'kprobe'} " + (f"{k.addr:x} " if k.addr else "") + f.s
         s += (f"+{k.offset:#x}" if k.offset else "") + (f"  missed {k.missed}" if k.missed else "")
         return s + (f"  cookie {k.cookie}" if k.cookie else "") + "  "
-    if pt in (4, 5):
+    if pt in (_PE_UPROBE, _PE_URETPROBE):
         u = p.uprobe
         if not f.s:
             return ""
-        s = f"\n\t{'uretprobe' if pt == 5 else 'uprobe'} {f.s}+{u.offset:#x}  "
+        s = f"\n\t{'uretprobe' if pt == _PE_URETPROBE else 'uprobe'} {f.s}+{u.offset:#x}  "
         s += f"cookie {u.cookie}  " if u.cookie else ""
         return s + (f"ref_ctr_offset 0x{u.ref_ctr_offset:x}  " if u.ref_ctr_offset else "")
-    if pt == 3:
+    if pt == _PE_TRACEPOINT:
         return f"\n\ttracepoint {f.s}  " + (f"cookie {p.tracepoint.cookie}  " if p.tracepoint.cookie else "") \
             if f.s else ""
-    if pt == 6:
+    if pt == _PE_EVENT:
         ev = p.event
         name = _PERF_TYPES.get(int(ev.type))
         cfg = _perf_config(int(ev.type), int(ev.config))
@@ -304,17 +306,17 @@ def show_json(fd: int, t: ShowTables) -> dict[str, Any]:
 def _perf_json(f: _Full) -> dict[str, Any]:
     p = f.i.perf_event
     pt = int(p.type)
-    if pt in (1, 2):
+    if pt in (_PE_KPROBE, _PE_KRETPROBE):
         k = p.kprobe
-        return {"retprobe": pt == 2, "addr": int(k.addr), "func": f.s, "offset": int(k.offset),
+        return {"retprobe": pt == _PE_KRETPROBE, "addr": int(k.addr), "func": f.s, "offset": int(k.offset),
                 "missed": int(k.missed), "cookie": int(k.cookie)}
-    if pt in (4, 5):
+    if pt in (_PE_UPROBE, _PE_URETPROBE):
         u = p.uprobe
-        return {"retprobe": pt == 5, "file": f.s, "offset": int(u.offset), "cookie": int(u.cookie),
+        return {"retprobe": pt == _PE_URETPROBE, "file": f.s, "offset": int(u.offset), "cookie": int(u.cookie),
                 "ref_ctr_offset": int(u.ref_ctr_offset)}
-    if pt == 3:
+    if pt == _PE_TRACEPOINT:
         return {"tracepoint": f.s, "cookie": int(p.tracepoint.cookie)}
-    if pt == 6:
+    if pt == _PE_EVENT:
         ev = p.event
         cfg = _perf_config(int(ev.type), int(ev.config))
         return {"event_type": _PERF_TYPES.get(int(ev.type), int(ev.type)),

@@ -21,7 +21,7 @@ from .._sys import cmds
 from .._sys.consts import AttachType
 from .._sys.syscall import FD
 from ..errors import BPFError, Error, VerifierError
-from ._common import Args, CLIError, Context, is_prefix, strerror, strtoul, usage_error
+from ._common import Args, CLIError, Context, is_prefix, strerror, strtoul
 from ._objects import map_fd, prog_fd
 
 EINVAL_EXIT = 256 - errno.EINVAL  # bpftool returns -EINVAL from these verbs: exit status 234
@@ -283,8 +283,8 @@ def load(ctx: Context, args: Args, first_only: bool) -> int:
             raise CLIError(f"failed to load object file: {e}") from None
         with obj:
             if ctx.debug:
-                for name, p in obj.programs.items():
-                    sys.stderr.write(f"pybpf: prog '{name}': -- BEGIN PROG LOAD LOG --\n{p.verifier_log}"
+                for name, loaded in obj.programs.items():
+                    sys.stderr.write(f"pybpf: prog '{name}': -- BEGIN PROG LOAD LOG --\n{loaded.verifier_log}"
                                      "-- END PROG LOAD LOG --\n")
             _pin(ctx, o, spec, obj, first_only, pinned)
     except BaseException:
@@ -416,4 +416,4 @@ def do_verify(ctx: Context, args: Args) -> int:
     return verify(ctx, args)
 
 
-__all__ = ["do_load", "do_loadall", "do_attach", "do_detach", "do_verify", "parse_load", "usage_error"]
+__all__ = ["do_load", "do_loadall", "do_attach", "do_detach", "do_verify", "parse_load", "parse_attach_type"]

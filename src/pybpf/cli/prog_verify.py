@@ -159,5 +159,6 @@ def verify(ctx: Context, args: Args) -> int:
     if ctx.json:
         return 1
     if len(bad) == 1:
-        raise CLIError(f"prog '{bad[0]['name']}': {bad[0]['error']}", 1)
+        err = str(bad[0]["error"])
+        raise CLIError(err if f"'{bad[0]['name']}'" in err else f"prog '{bad[0]['name']}': {err}", 1)
     raise CLIError(f"{len(bad)} of {len(results)} programs rejected: " + ", ".join(r["name"] for r in bad), 1)

@@ -123,12 +123,101 @@ def do_show(ctx: Context, args: Args) -> int:
     return 0
 
 
+def _type_only(btf: Any, tid: int) -> str:
+    """bpftool's __btf_dumper_type_only(): a C-ish spelling with trailing spaces."""
+    from ..btf.types import Kind
+
+    if not tid:
+        return "void "
+    t = btf[tid]
+    k = t.kind
+    if k in (Kind.INT, Kind.TYPEDEF, Kind.FLOAT):
+        return f"{t.name} "
+    if k in (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64):
+        return f"{'enum' if k in (Kind.ENUM, Kind.ENUM64) else k.name.lower()} {t.name} "
+    if k == Kind.ARRAY:
+        return _type_only(btf, t.type_id or 0) + f"[{t.nelems}]"
+    if k == Kind.PTR:
+        return _type_only(btf, t.type_id or 0) + "* "
+    if k == Kind.FWD:
+        return f"{'union' if t.is_union else 'struct'} {t.name} "
+    if k in (Kind.VOLATILE, Kind.CONST, Kind.RESTRICT):
+        return f"{k.name.lower()} " + _type_only(btf, t.type_id or 0)
+    if k == Kind.FUNC_PROTO:
+        return _func_sig(btf, t)
+    raise ValueError(f"no spelling for {k.name}")
+
+
+def _func_sig(btf: Any, proto: Any) -> str:
+    """bpftool's btf_dump_func() for an unnamed function prototype."""
+    s = _type_only(btf, proto.return_type_id or 0) + "("
+    for i, p in enumerate(proto.params):
+        if i:
+            s += ", "
+        if p.type_id:
+            s += _type_only(btf, p.type_id)
+            if p.name:
+                s += p.name
+            elif s.endswith(" "):
+                s = s[:-1]
+        else:
+            s += "..."
+    return s + ")"
+
+
+def _prog_label(prog_id: int) -> str:
+    if not prog_id:
+        return " 0"
+    try:
+        from ._objects import prog_full_name
+
+        with cmds.fd_by_id("prog", prog_id) as fd:
+            info = cmds.prog_info(fd.fd)
+            if info.btf_id and info.nr_func_info:
+                return f" {prog_full_name(info, fd.fd)}/prog_id:{prog_id}"
+    except BPFError:
+        pass
+    return f" <unknown_prog_name>/prog_id:{prog_id}"
+
+
+def _func_ptrs(btf: Any, t: Any, obj: Any, raw: bytes, off: int) -> None:
+    """Replace function pointer members (program ids in a struct_ops value) by bpftool's
+    ``"<signature> <prog name>/prog_id:<id>"`` strings (its prog_id_as_func_ptr mode)."""
+    from ..btf.types import MODIFIER_KINDS, Kind
+
+    pairs = getattr(obj, "pairs", None)
+    if pairs is None:
+        return
+    for i, (m, (key, val)) in enumerate(zip(t.members, pairs)):
+        mt = btf[m.type_id or 0] if m.type_id else None
+        while mt is not None and mt.kind in MODIFIER_KINDS:
+            mt = btf[mt.type_id or 0] if mt.type_id else None
+        if mt is None:
+            continue
+        moff = off + m.bit_offset // 8
+        if mt.kind in (Kind.STRUCT, Kind.UNION):
+            _func_ptrs(btf, mt, val, raw, moff)
+        elif mt.kind == Kind.PTR and mt.type_id:
+            target = btf[mt.type_id]
+            while target.kind in MODIFIER_KINDS and target.type_id:
+                target = btf[target.type_id]
+            value = int.from_bytes(raw[moff:moff + 8], "little")
+            if target.kind == Kind.FUNC_PROTO and value <= 0xFFFFFFFF:
+                try:
+                    text = _func_sig(btf, target) + _prog_label(value)
+                except ValueError:
+                    continue
+                pairs[i] = (key, text)
+                obj[key] = text
+
+
 def do_dump(ctx: Context, args: Args) -> int:
     from ..btf.values import format_value  # type: ignore[attr-defined]
     from ..btf.values_format import BpftoolObject, dumps_bpftool
 
     found, _ = _select(args)
     kbtf = _Kernel.get()
+    plain = not ctx.json
     objs: list[Any] = []
     try:
         mi = kbtf.find("bpf_map_info", "struct")
@@ -136,12 +225,14 @@ def do_dump(ctx: Context, args: Args) -> int:
             raw = bytes(info) + bytes(max(0, kbtf.sizeof(mi) - ctypes.sizeof(MapInfo)))
             st = kbtf[int(info.btf_vmlinux_value_type_id)]
             value = cmds_lookup(fd.fd, info)
-            objs.append(BpftoolObject([("bpf_map_info", format_value(kbtf, mi, raw))]))
-            objs.append(BpftoolObject([(st.name, format_value(kbtf, st, value))]))
+            shown = format_value(kbtf, st, value, plain_text=plain)
+            _func_ptrs(kbtf, st, shown, value, 0)
+            objs.append(BpftoolObject([("bpf_map_info", format_value(kbtf, mi, raw, plain_text=plain))]))
+            objs.append(BpftoolObject([(st.name, shown)]))
     finally:
         for fd, _ in found:
             fd.close()
-    sys.stdout.write(dumps_bpftool(objs, pretty=ctx.pretty or not ctx.json) + "\n")
+    sys.stdout.write(dumps_bpftool(objs, pretty=ctx.pretty or plain) + "\n")
     return 0
 
 

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pybpf.bcc: <uapi/linux/in.h> without kernel headers.  The kernel's types come from
+ * vmlinux.h (generated from the running kernel's BTF) and the macros BCC
+ * programs use from bcc_consts.h; both arrive through bcc_compat.h.
+ */
+#ifndef __PYBPF_BCC_UAPI_LINUX_IN_H
+#define __PYBPF_BCC_UAPI_LINUX_IN_H
+#include <bcc_compat.h>
+#endif
