@@ -103,6 +103,8 @@ class Object:
         self.programs = programs
         self.maps = maps
         self.btf_fd = btf_fd
+        for prog in programs.values():
+            prog.object_maps = maps  # lets attach_usdt find the object's __bpf_usdt_* maps
         self._views: dict[str, Any] = {}
         self._mvs: list[memoryview] = []
         self._closed = False

@@ -135,6 +135,7 @@ class Program:
         self.verifier_stats = VerifierStats.parse(verifier_log) if verifier_log else None
         self._id: int | None = None
         self._attach_target: str = spec.attach_to if spec is not None else ""
+        self.object_maps: Any = None  # set by the object loader: the maps of the object this came from
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -478,9 +479,20 @@ class Program:
 
     def attach_usdt(self, binary: str, provider: str, name: str, *, pid: int | None = None, cookie: int = 0,
                     specs_map: Any = None, ip_map: Any = None) -> Any:
-        """See :func:`pybpf.links.usdt.attach_usdt`."""
+        """See :func:`pybpf.links.usdt.attach_usdt`.
+
+        For a program loaded from an object that includes ``<bpf/usdt.bpf.h>``, the
+        object's ``__bpf_usdt_specs`` / ``__bpf_usdt_ip_to_spec_id`` maps are filled
+        automatically (as libbpf does), so ``bpf_usdt_arg()`` works in the program.
+        """
         from .links.usdt import attach_usdt
 
+        maps = self.object_maps
+        if maps is not None:
+            if specs_map is None and "__bpf_usdt_specs" in maps:
+                specs_map = maps["__bpf_usdt_specs"]
+            if ip_map is None and "__bpf_usdt_ip_to_spec_id" in maps:
+                ip_map = maps["__bpf_usdt_ip_to_spec_id"]
         return attach_usdt(self, binary, provider, name, pid=pid, cookie=cookie, specs_map=specs_map,
                            ip_map=ip_map)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import ctypes as ct
-import errno
 import os
 import platform
 import re
@@ -14,13 +13,12 @@ import time
 import weakref
 from typing import Any, Callable, Iterator, Optional, Sequence
 
-from .._sys.consts import ProgramType
 from ..errors import Error
 from . import syms
 from ._attach import AttachMixin, to_str
 from ._loader import LazyObject
 from ._trace import TraceMixin
-from .consts import BPFAttachType, BPFProgType, XDPAction, XDPFlags
+from .consts import BPFProgType, XDPAction, XDPFlags
 from .rewriter import Rewritten, include_dir, rewrite
 from .table import Table
 
