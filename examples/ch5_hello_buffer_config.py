@@ -106,9 +106,8 @@ def _main(args: argparse.Namespace) -> int:
             print(f"(lost {n} events on CPU {cpu})", flush=True)
 
         # perf buffer samples come with the CPU and are padded to 8 bytes; ring buffer records are exact
-        reader = (RingBuffer(obj.maps["events"], show) if args.ringbuf
-                  else PerfBuffer(obj.maps["output"], lambda cpu, data: show(data), lost))
-        with link, reader:
+        with link, (RingBuffer(obj.maps["events"], show) if args.ringbuf
+                    else PerfBuffer(obj.maps["output"], lambda cpu, data: show(data), lost)) as reader:
             out = "ring buffer" if args.ringbuf else "perf buffer"
             print(f"attached {entry} to {link.target or spec.programs[entry].section} ({out}); "
                   "waiting for execve() calls, Ctrl-C to stop", flush=True)

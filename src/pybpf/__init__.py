@@ -39,6 +39,7 @@ _LAZY: dict[str, str] = {
     "Program": ".prog", "TestRunResult": ".prog", "VerifierStats": ".prog",
     "MapSpec": ".spec", "ProgramSpec": ".spec",
     "open": ".object", "load": ".object", "Object": ".object", "ObjectSpec": ".elf",
+    **{n: "._sys.perf" for n in ("PerfType", "SwEvent", "HwEvent")},
     **{n: ".events" for n in ("RingBuffer", "UserRingBuffer", "PerfBuffer", "trace_pipe", "TraceInstance")},
 }
 
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
     from .map import Map, lpm_key
     from .prog import Program, TestRunResult, VerifierStats
     from .spec import MapSpec, ProgramSpec
+    from ._sys.perf import HwEvent, PerfType, SwEvent
     from .events import PerfBuffer, RingBuffer, TraceInstance, UserRingBuffer, trace_pipe
     from .elf import ObjectSpec
     from .object import Object, load, open
@@ -81,7 +83,7 @@ __all__ = [
     "AssemblerError", "BPFError", "BTFError", "CompileError", "ELFError", "Error", "FormatError", "NotFoundError",
     "NotSupportedError", "PermissionError_", "VerifierError",
     "BTFInfo", "LinkInfo", "MapInfo", "ProgramInfo", "btfs", "enable_stats", "links", "maps", "programs",
-    "RingBuffer", "UserRingBuffer", "PerfBuffer", "trace_pipe", "TraceInstance",
+    "PerfType", "SwEvent", "HwEvent", "RingBuffer", "UserRingBuffer", "PerfBuffer", "trace_pipe", "TraceInstance",
     "Map", "lpm_key", "Program", "TestRunResult", "VerifierStats", "MapSpec", "ProgramSpec",
     "open", "load", "ObjectSpec", "Object",
 ]

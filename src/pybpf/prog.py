@@ -641,6 +641,15 @@ def _raise_load_error(err: int, log: str, name: str, spec: ProgramSpec) -> None:
         if os.geteuid() == 0:
             why = _lockdown_hint()
             t = ProgramType(spec.type).name if spec.type in ProgramType._value2member_map_ else str(spec.type)
+            at = int(spec.expected_attach_type or 0)
+            if spec.type in (ProgramType.TRACING, ProgramType.LSM, ProgramType.EXT) and \
+                    at in AttachType._value2member_map_:
+                # Name the attach flavour (fentry/fexit/fmod_ret/lsm...) and why, as the probe words it.
+                t = AttachType(at).name
+                if spec.type == ProgramType.EXT:
+                    t = "EXT (freplace)"
+                if t in ("TRACE_FENTRY", "TRACE_FEXIT", "MODIFY_RETURN", "LSM_MAC", "LSM_CGROUP"):
+                    why = "BPF trampolines are unavailable on this kernel" + (f", {why}" if why else "")
             raise NotSupportedError(
                 f"loading {t} programs",
                 "the kernel refused it even for root (EPERM)" + (f"; {why}" if why else "")

@@ -15,7 +15,7 @@ from pybpf import MapType, NotSupportedError, ProgramType
 from pybpf.bcc import BPF, PerfSWConfig, PerfType
 from pybpf.compile import toolchain
 
-from netns import in_netns, ns  # noqa: F401  (fixture)
+from netns import cgroup, in_netns, ns  # noqa: F401,F811  (fixtures)
 
 pytestmark = pytest.mark.skipif(
     toolchain.zig_path() is None or not os.path.exists("/sys/kernel/btf/vmlinux"),
@@ -393,3 +393,61 @@ def test_src_file_and_cleanup(tmp_path):
     assert b["a"][1].value == 1 and list(b) == ["a"]
     b.cleanup()
     b.cleanup()  # idempotent
+
+
+@pytest.mark.skipif(BPF.support_kfunc(), reason="kernel runs fentry programs")
+def test_kfunc_refused_names_an_alternative():
+    with pytest.raises(NotSupportedError) as ei:
+        BPF(text="KFUNC_PROBE(do_unlinkat, int dfd) { return 0; }\n")
+    msg = str(ei.value)
+    assert "fentry (KFUNC_PROBE) programs cannot be loaded here" in msg
+    assert "TRACEPOINT_PROBE" in msg or "RAW_TRACEPOINT_PROBE" in msg
+
+
+def test_attach_func_to_cgroup(cgroup):  # noqa: F811
+    from pybpf.bcc import BPFAttachType
+
+    with BPF(text=r'''
+BPF_ARRAY(pkts, u64, 1);
+int count_egress(struct __sk_buff *skb) { pkts.increment(0); return 1; }
+''') as b:
+        fn = b.load_func("count_egress", BPF.CGROUP_SKB)
+        fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            BPF.attach_func(fn, fd, BPFAttachType.CGROUP_INET_EGRESS)
+            from pybpf.links import cgroup_query
+
+            assert cgroup_query(cgroup, "cgroup_inet_egress").prog_ids
+            BPF.detach_func(fn, fd, BPFAttachType.CGROUP_INET_EGRESS)
+            assert not cgroup_query(cgroup, "cgroup_inet_egress").prog_ids
+        finally:
+            os.close(fd)
+
+
+def test_discovery_and_symbols():
+    assert BPF.support_raw_tracepoint()
+    assert BPF.tracepoint_exists("syscalls", "sys_enter_execve")
+    assert b"syscalls:sys_enter_execve" in BPF.get_tracepoints(r"syscalls:sys_enter_exec.*")
+    assert BPF.kernel_struct_has_field("task_struct", "pid") == 1
+    assert BPF.kernel_struct_has_field("task_struct", "no_such_field") == 0
+    addr = BPF.ksymname("do_sys_openat2")
+    assert addr > 0 and BPF.ksym(addr + 1, show_offset=True, show_module=True) == b"do_sys_openat2+0x1 [kernel]"
+    assert BPF.ksymname("no_such_symbol_pybpf") == -1
+
+
+def test_table_pinned_is_reused(tmp_path):
+    root = f"/sys/fs/bpf/pybpf-bcc-{uuid.uuid4().hex[:8]}"
+    src = f'BPF_TABLE_PINNED("hash", u32, u64, shared, 16, "{root}/shared");\n' \
+          "int f(struct xdp_md *ctx) { u32 k = 1; shared.increment(k); return XDP_PASS; }\n"
+    try:
+        with BPF(text=src) as b:
+            b.load_func("f", BPF.XDP).program.test_run(bytes(64))
+            assert os.path.exists(f"{root}/shared")
+        with BPF(text=src) as b:
+            b.load_func("f", BPF.XDP).program.test_run(bytes(64))
+            assert b["shared"][1].value == 2
+    finally:
+        if os.path.exists(f"{root}/shared"):
+            os.unlink(f"{root}/shared")
+        if os.path.isdir(root):
+            os.rmdir(root)

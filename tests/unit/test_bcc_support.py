@@ -261,3 +261,27 @@ def test_compile_errors_point_at_user_lines(tmp_path, monkeypatch):
     with pytest.raises(CompileError) as ei:
         compile(r.text, include_dirs=[include_dir()], filename="user.c")
     assert "user.c:5:3: error: use of undeclared identifier 'undefined_thing'" in str(ei.value)
+
+
+def test_trace_fields_parsing_and_trace_print(capsys):
+    from pybpf.bcc._trace import TraceMixin, parse_fields
+
+    line = b"           <...>-1234    (  1234) [003] d..21  4325.267617: bpf_trace_printk: hello 7"
+    assert parse_fields(line) == (b"<...>", 1234, 3, b"d..21", 4325.267617, b"hello 7")
+    assert parse_fields(b"CPU:2 [LOST 5 EVENTS]") is None
+    assert parse_fields(b"garbage") is None
+
+    class Fake(TraceMixin):
+        tracefile = None
+
+        def __init__(self, lines):
+            self.lines = list(lines)
+
+        def trace_readline(self, nonblocking=False, timeout=None):
+            return self.lines.pop(0) if self.lines else b""
+
+    Fake([b"junk", line]).trace_print(fmt="pid {1} msg {5}", timeout=0)
+    assert capsys.readouterr().out == "pid 1234 msg b'hello 7'\n"
+    Fake([line]).trace_print(timeout=0)
+    assert capsys.readouterr().out.strip().endswith("bpf_trace_printk: hello 7")
+    assert Fake([]).trace_fields(nonblocking=True) == (None,) * 6

@@ -34,7 +34,9 @@ Differences from BCC:
   access still works where the verifier allows it: tracepoint ``args``, BTF
   programs, packet data);
 * ``<bcc/proto.h>`` structs are not byte-swapped for you (see that header);
-* USDT contexts, ``BPF_TABLE_PINNED`` reuse and shared/extern tables are not supported;
+* ``<bcc/proto.h>`` MAC addresses are ``u8[6]`` arrays, not 48-bit integers;
+* USDT contexts (``bpf_usdt_readarg``) and shared/extern tables are not supported;
+  ``BPF_TABLE_PINNED`` tables of one module must share a directory;
 * strings returned by Python methods are bytes where BCC's are (``ksym``,
   ``trace_fields``), and ``trace_fields``/``trace_print`` take an optional ``timeout``.
 """

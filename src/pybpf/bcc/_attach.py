@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from .. import links
 from ..errors import Error, NotSupportedError
-from ._suggest import kprobe_unavailable
+from ._suggest import btf_unavailable, kprobe_unavailable
 
 __all__ = ["AttachMixin", "to_str"]
 
@@ -45,7 +45,7 @@ class AttachMixin:
     def load_func(self, func_name: Any, prog_type: int, device: Any = None, attach_type: int = -1) -> Any:
         raise NotImplementedError  # pragma: no cover - BPF provides it
 
-    def fix_syscall_fnname(self, name: Any) -> bytes:
+    def fix_syscall_fnname(self, name: Any) -> str:
         raise NotImplementedError  # pragma: no cover
 
     # ------------------------------------------------------------------ kprobes
@@ -237,8 +237,11 @@ class AttachMixin:
         fn = next((n for n in names if n in known), names[0])
         if fn in table:
             raise Error(f"{fn} has been attached")
-        prog = self.load_func(fn, prog_type).program
-        table[fn] = links.attach_lsm(prog) if prog_type == self.LSM else links.attach_tracing(prog)
+        try:
+            prog = self.load_func(fn, prog_type).program
+            table[fn] = links.attach_lsm(prog) if prog_type == self.LSM else links.attach_tracing(prog)
+        except NotSupportedError as e:
+            raise btf_unavailable(fn, e) from None
         return self
 
     def attach_kfunc(self, fn_name: Any = b"") -> Any:

@@ -15,6 +15,7 @@ so a program loaded late behaves exactly like one loaded with the object.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 from .._sys.consts import AttachType, ProgramType
@@ -45,12 +46,13 @@ _BTF_TYPES = (ProgramType.TRACING, ProgramType.LSM, ProgramType.EXT)
 class LazyObject:
     """An object whose maps exist and whose programs load one at a time (:meth:`load_program`)."""
 
-    def __init__(self, spec: ObjectSpec, *, log_level: int = 0) -> None:
+    def __init__(self, spec: ObjectSpec, *, log_level: int = 0, pinned: Optional[dict[str, str]] = None) -> None:
         spec = spec.copy()
         for p in spec.programs.values():
             p.autoload = False
+        pin_root = _pin_by_name(spec, pinned or {})
         self.log_level = log_level
-        self.obj: Object = spec.load()
+        self.obj: Object = spec.load(pin_root=pin_root)
         self.spec = self.obj.spec
         self.programs: dict[str, Program] = {}
 
@@ -112,6 +114,25 @@ class LazyObject:
             p.close()
         self.programs.clear()
         self.obj.close()
+
+
+def _pin_by_name(spec: ObjectSpec, pinned: dict[str, str]) -> Optional[str]:
+    """BPF_TABLE_PINNED: reuse the map pinned at each path, or create and pin it there (libbpf's
+    pin-by-name, so the pinned tables of one module must share a directory)."""
+    from ..elf.maps import LIBBPF_PIN_BY_NAME
+
+    if not pinned:
+        return None
+    dirs = {os.path.dirname(p) for p in pinned.values()}
+    if len(dirs) != 1:
+        raise Error(f"BPF_TABLE_PINNED paths must share one directory, got {sorted(dirs)}")
+    for name, path in pinned.items():
+        ms = spec.maps[name]
+        ms.pinning = LIBBPF_PIN_BY_NAME
+        ms.name = os.path.basename(path)
+    root = dirs.pop()
+    os.makedirs(root, exist_ok=True)
+    return root
 
 
 def _type_name(t: Any) -> str:

@@ -216,7 +216,7 @@ def kernel_struct_has_field(struct_name: Any, field_name: Any) -> int:
     except Exception:  # noqa: BLE001
         return -1
     for t in btf.find_all(to_str(struct_name), Kind.STRUCT):
-        return int(any(m.name == to_str(field_name) for m in t.members))
+        return int(any(m.name == to_str(field_name) for m in t.members))  # type: ignore[attr-defined]
     return 0
 
 
@@ -230,7 +230,7 @@ def kernel_enum_has_val(enum_name: Any, value_name: Any) -> int:
         return -1
     for kind in (Kind.ENUM, Kind.ENUM64):
         for t in btf.find_all(to_str(enum_name), kind):
-            return int(any(v.name == to_str(value_name) for v in t.values))
+            return int(any(v.name == to_str(value_name) for v in t.values))  # type: ignore[attr-defined]
     return 0
 
 
@@ -241,7 +241,7 @@ def get_user_functions_and_addresses(name: Any, sym_re: Any) -> list[tuple[bytes
     pat = re.compile(to_str(sym_re))
     elf = _open_elf(resolve_binary(to_str(name)))
     try:
-        out = {}
+        out: dict[str, int] = {}
         for n, sym, *_ in _iter_funcs(elf):
             if pat.match(n) and sym["st_value"]:
                 out.setdefault(n, int(sym["st_value"]))

@@ -15,7 +15,7 @@ from typing import Optional
 
 from ..errors import NotSupportedError
 
-__all__ = ["kprobe_unavailable", "suggest_tracepoints", "syscall_name"]
+__all__ = ["kprobe_unavailable", "btf_unavailable", "suggest_tracepoints", "syscall_name"]
 
 _SYSCALL_PREFIXES = ("__x64_sys_", "__ia32_sys_", "__arm64_sys_", "__s390x_sys_", "__riscv_sys_",
                      "__powerpc_sys_", "__loongarch_sys_", "__se_sys_", "__do_sys_", "ksys_", "sys_")
@@ -164,3 +164,20 @@ def kprobe_unavailable(event: str, fn_name: str, retprobe: bool) -> NotSupported
         fexit = "KRETFUNC_PROBE" if retprobe else "KFUNC_PROBE"
         hint += f"; or trace the function itself with {fexit}({event}, ...) (fentry/fexit)"
     return NotSupportedError("kprobes", f"kprobes are unavailable (CONFIG_KPROBES not set): {what}; {hint}")
+
+
+def btf_unavailable(fn_name: str, err: NotSupportedError) -> NotSupportedError:
+    """``err`` (fentry/fexit/fmod_ret/lsm refused by the kernel) with what to use instead for ``fn_name``."""
+    from .rewriter import section_for
+
+    sec, kind, target = section_for(fn_name)
+    what = {"kfunc": "fentry (KFUNC_PROBE)", "kretfunc": "fexit (KRETFUNC_PROBE)", "kmod_ret": "fmod_ret (KMOD_RET)",
+            "lsm": "BPF LSM (LSM_PROBE)"}.get(kind or "", "BPF trampoline")
+    hint = f"{what} programs cannot be loaded here ({err.detail or err})"
+    tps = suggest_tracepoints(target, retprobe=kind == "kretfunc") if kind != "lsm" and target else []
+    if tps:
+        cat, _, ev = tps[0].partition(":")
+        hint += f"; for {fn_name!r} use the tracepoint {cat}/{ev} instead: TRACEPOINT_PROBE({cat}, {ev})"
+    elif kind != "lsm":
+        hint += "; use a tracepoint (TRACEPOINT_PROBE), a raw tracepoint (RAW_TRACEPOINT_PROBE) or tp_btf instead"
+    return NotSupportedError(err.feature if getattr(err, "feature", None) else "BPF trampolines", hint)

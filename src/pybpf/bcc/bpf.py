@@ -52,6 +52,9 @@ class Function:
         return f"<Function {self.name.decode()} {getattr(self.type, 'name', self.type)} fd={self.fd}>"
 
 
+_Function = Function
+
+
 def _kernel_version_code() -> int:
     m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", platform.release())
     if not m:
@@ -145,7 +148,7 @@ class BPF(AttachMixin, TraceMixin):
         self.tracefile: Any = None
         self._trace_buf = b""
         self.debug = debug
-        self.funcs: dict[str, Function] = {}
+        self.funcs: dict[str, _Function] = {}
         self.tables: dict[str, Any] = {}
         self.module: Optional[LazyObject] = None
         if usdt_contexts:
@@ -177,7 +180,8 @@ class BPF(AttachMixin, TraceMixin):
                       defines={"LINUX_VERSION_CODE": _kernel_version_code(), "__BCC__": None})
         spec = elf.open(bytes(obj), name="bcc")
         log_level = 2 if debug & DEBUG_BPF_REGISTER_STATE else (1 if debug & DEBUG_BPF else 0)
-        self.module = LazyObject(spec, log_level=log_level)
+        pinned = {n: d.pinned.strip().strip('"') for n, d in self._rw.tables.items() if d.pinned}
+        self.module = LazyObject(spec, log_level=log_level, pinned=pinned)
         atexit.register(_cleanup_ref, weakref.ref(self))
         try:
             self._trace_autoload()
@@ -224,11 +228,11 @@ class BPF(AttachMixin, TraceMixin):
     def _function_names(self) -> list[str]:
         return self.module.program_names() if self.module is not None else []
 
-    def load_funcs(self, prog_type: int = KPROBE) -> list[Function]:
+    def load_funcs(self, prog_type: int = KPROBE) -> "list[_Function]":
         """Load every function of the module as ``prog_type``."""
         return [self.load_func(n, prog_type) for n in self._function_names()]
 
-    def load_func(self, func_name: Any, prog_type: int, device: Any = None, attach_type: int = -1) -> Function:
+    def load_func(self, func_name: Any, prog_type: int, device: Any = None, attach_type: int = -1) -> "_Function":
         """Load ``func_name`` as a ``prog_type`` program (``BPF.XDP``, ``BPF.SCHED_CLS``, ``BPF.KPROBE``...)."""
         name = to_str(func_name)
         if self.module is None:
@@ -282,7 +286,7 @@ class BPF(AttachMixin, TraceMixin):
     def _ctype(self, type_id: int) -> Any:
         from ..btf.values import ctypes_type
 
-        return ctypes_type(self.module.spec.btf, type_id)  # type: ignore[union-attr]
+        return ctypes_type(self.module.spec.btf, type_id)  # type: ignore[union-attr,arg-type]
 
     def _event_type(self, table: str) -> Any:
         tname = self._rw.event_types.get(table)
@@ -291,7 +295,7 @@ class BPF(AttachMixin, TraceMixin):
                         "function (&data) or define a ctypes.Structure and use ctypes.cast()")
         from ..btf.values import ctypes_type
 
-        return ctypes_type(self.module.spec.btf, tname)  # type: ignore[union-attr]
+        return ctypes_type(self.module.spec.btf, tname)  # type: ignore[union-attr,arg-type]
 
     def get_table(self, name: Any, keytype: Any = None, leaftype: Any = None,
                   reducer: Optional[Callable[[Any, Any], Any]] = None) -> Any:

@@ -206,7 +206,7 @@ class _Rewriter:
 
     def _calls(self, code: str, m: str, base: int, pat: re.Pattern[str]) -> list[tuple[int, int, str]]:
         """Outermost method calls in ``code`` as (start, end, expansion), relative to ``code``."""
-        out = []
+        out: list[tuple[int, int, str]] = []
         pos = 0
         while True:
             mt = pat.search(m, pos)
@@ -330,12 +330,12 @@ class _Rewriter:
             user_sec = ms_sec.group(1) if ms_sec else None
         args = [self.code[a:b] for a, b in cl.split_args(self.m, popen + 1, close)]
         if name in _PROBE_MACROS:
-            fname, sec, kind, target = self._probe_macro(name, args, name_at)
+            fname, psec, pkind, target = self._probe_macro(name, args, name_at)
             if fname in self.functions:
                 raise self.err(name_at, f"program {fname!r} defined twice")
-            self.functions[fname] = FuncInfo(fname, user_sec or sec, kind, line, target)
+            self.functions[fname] = FuncInfo(fname, user_sec or psec, pkind, line, target)
             if not has_sec:
-                self.edits.append((decl_at, decl_at, f'SEC("{sec}") '))
+                self.edits.append((decl_at, decl_at, f'SEC("{psec}") '))
             return
         if name in _LIBBPF_WRAPPERS:
             if not args:

@@ -68,7 +68,7 @@ class _ElfSyms:
                 sec = elf.get_section_by_name(secname)
                 if sec is None:
                     continue
-                for s in sec.iter_symbols():
+                for s in sec.iter_symbols():  # type: ignore[attr-defined]
                     if s["st_info"]["type"] in ("STT_FUNC", "STT_GNU_IFUNC") and s["st_value"] and s.name:
                         funcs.setdefault(s["st_value"], (s["st_size"], s.name))
         items = sorted(funcs.items())

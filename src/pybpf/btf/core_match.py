@@ -396,9 +396,12 @@ def _match_member(lbtf: "BTF", local_acc: Accessor, tbtf: "BTF", targ_id: int,
         return 0, 0
     local_m = get_type(lbtf, local_acc.type_id).members[local_acc.idx]  # type: ignore[attr-defined]
     local_name = local_m.name
+    raw = spec.raw_spec
     for i, m in enumerate(tt.members):  # type: ignore[attr-defined]
-        if len(spec.raw_spec) == SPEC_MAX_LEN:
+        if len(raw) == SPEC_MAX_LEN:
             raise CoreFail("E2BIG", "struct/union/array nesting too deep")
+        if m.name and m.name != local_name:
+            continue  # what the speculative push/pop below amounts to for another named member
         bit_offset = m.bit_offset
         spec.bit_offset += bit_offset
         spec.raw_spec.append(i)

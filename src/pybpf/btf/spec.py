@@ -12,6 +12,7 @@ blob is parsed, and then loaded from the on-disk cache (:mod:`pybpf.btf.cache`).
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 import sys
@@ -554,9 +555,11 @@ def _read(path: str, what: str, stat: bool = False) -> "Any":
     """The bytes of ``path`` (``stat``: and the ``fstat`` of the file read)."""
     try:
         with open(path, "rb") as f:
-            if stat:
-                return f.read(), os.fstat(f.fileno())
-            return f.read()
+            st = os.fstat(f.fileno()) if stat or path == VMLINUX_PATH else None
+            data = _mmap_copy(f.fileno(), st.st_size) if path == VMLINUX_PATH and st is not None else None
+            if data is None:
+                data = f.read()
+            return (data, st) if stat else data
     except FileNotFoundError:
         if path.startswith(os.path.dirname(VMLINUX_PATH) + "/"):
             if what == "vmlinux":
@@ -564,6 +567,21 @@ def _read(path: str, what: str, stat: bool = False) -> "Any":
             raise NotSupportedError("module BTF", f"{path} is missing (module not loaded, or built "
                                                   "without CONFIG_DEBUG_INFO_BTF_MODULES)") from None
         raise
+
+
+def _mmap_copy(fd: int, size: int) -> Optional[bytes]:
+    """The first ``size`` bytes of ``fd`` through a private read-only mapping, or None.
+
+    The kernel's BTF can be mmapped since Linux 6.16 (read-only, private); one copy
+    from the mapping is ~3x faster than ``read()``, which sysfs serves a page per call.
+    """
+    if size <= 0:
+        return None
+    try:
+        with mmap.mmap(fd, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ) as m:
+            return m[:]
+    except (OSError, ValueError, OverflowError, AttributeError):
+        return None
 
 
 # ---------------------------------------------------------------------- decoders

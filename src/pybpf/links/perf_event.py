@@ -255,7 +255,7 @@ def attach_perf_event(prog: Any, type: int, config: int, *, sample_period: int =
     """Run a ``BPF_PROG_TYPE_PERF_EVENT`` program on every sample of a perf event (4.9+).
 
     ``type``/``config`` are ``perf_event_attr`` values (e.g.
-    ``PerfType.SOFTWARE, SwEvent.CPU_CLOCK``). With ``cpu=None`` and
+    ``pybpf.PerfType.SOFTWARE, pybpf.SwEvent.CPU_CLOCK``). With ``cpu=None`` and
     ``pid=-1`` one event per online CPU is opened and a :class:`MultiLink`
     returned; otherwise a single :class:`PerfEventLink` (``cpu=-1`` follows
     ``pid`` on any CPU).

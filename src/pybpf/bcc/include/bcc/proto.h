@@ -17,6 +17,8 @@
 #define __PYBPF_BCC_PROTO_H
 #include <bcc_compat.h>
 
+#define BPF_PACKET_HEADER __attribute__((packed))
+
 /* Returns the current position and moves the cursor by len bytes. */
 #define cursor_advance(_cursor, _len) \
 	({ void *_tmp = (_cursor); (_cursor) += (_len); _tmp; })
