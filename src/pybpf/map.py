@@ -19,6 +19,7 @@ from ._sys.cpu import num_possible_cpus
 from ._sys.mapops import MapOps, batch_op
 from ._sys.syscall import FD, bpf_raw, raise_for
 from .errors import BPFError, Error, NotSupportedError
+from ._kobj import KernelObject
 from .spec import MapSpec
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ def _create_hint(spec: MapSpec, err: int) -> str:
     return ""
 
 
-class Map:
+class Map(KernelObject):
     """An open BPF map.
 
     Dict-like: ``m[key]``, ``m.get(key)``, ``m[key] = value``, ``del m[key]``,
@@ -269,40 +270,14 @@ class Map:
         m._id = int(info.id)
         return m
 
-    @classmethod
-    def from_id(cls, map_id: int) -> "Map":
-        """Open the map with kernel id ``map_id`` (BPF_MAP_GET_FD_BY_ID)."""
-        return cls.from_fd(cmds.fd_by_id("map", map_id))
-
-    @classmethod
-    def from_pin(cls, path: str) -> "Map":
-        """Open a map pinned on bpffs (BPF_OBJ_GET). Minimum kernel 4.4."""
-        return cls.from_fd(cmds.obj_get_kind(path, "map"))
-
     # ------------------------------------------------------------------- basics
-    @property
-    def fd(self) -> int:
-        """The raw file descriptor number."""
-        return self._fd.fd
-
-    def fileno(self) -> int:
-        return self._fd.fd
-
-    @property
-    def id(self) -> int:
-        if self._id is None:
-            self._id = int(cmds.map_info(self.fd).id)
-        return self._id
-
     def info(self) -> "MapInfo":
         """The kernel's view of this map (struct bpf_map_info)."""
         from .introspect import MapInfo
 
         return MapInfo.from_fd(self.fd)
 
-    @property
-    def closed(self) -> bool:
-        return self._fd.closed
+    _KIND = "map"
 
     def close(self) -> None:
         """Release the fd (the kernel frees the map when nothing else holds it)."""
@@ -314,29 +289,11 @@ class Map:
             self._mmap = None
         self._fd.close()
 
-    def __enter__(self) -> "Map":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         t = self.type.name if isinstance(self.type, MapType) else str(self.type)
         state = "closed" if self.closed else f"fd={self._fd.fd}"
         return (f"<Map {self.name or '?'} {t} key={self.key_size} value={self.value_size} "
                 f"max_entries={self.max_entries} {state}>")
-
-    def pin(self, path: str) -> None:
-        """Pin on bpffs (mounting /sys/fs/bpf if needed). Minimum kernel 4.4."""
-        from ._sys.fs import ensure_bpffs_for
-
-        ensure_bpffs_for(path)
-        cmds.obj_pin(self.fd, path)
-
-    @staticmethod
-    def unpin(path: str) -> None:
-        """Remove a pin (the map lives on while other references exist)."""
-        os.unlink(path)
 
     def freeze(self) -> None:
         """Make the map read-only for user space (BPF_MAP_FREEZE). Minimum kernel 5.2."""

@@ -19,6 +19,7 @@ from ._sys.attrs import ProgLoadAttr, TestRunAttr
 from ._sys.consts import AttachType, Cmd, ProgramType
 from ._sys.syscall import FD, bpf_raw, bump_memlock_rlimit_once, raise_for
 from .errors import Error, NotSupportedError, VerifierError
+from ._kobj import KernelObject
 from .spec import ProgramSpec
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ def _patch_symbols(insns: Any, maps: Mapping[str, Any] | None) -> Any:
     return out
 
 
-class Program:
+class Program(KernelObject):
     """A loaded BPF program (an fd the kernel verified).
 
     Use as a context manager or call :meth:`close`. ``verifier_log`` holds the
@@ -226,48 +227,12 @@ class Program:
         p._id = int(info.id)
         return p
 
-    @classmethod
-    def from_id(cls, prog_id: int) -> "Program":
-        """Open the program with kernel id ``prog_id``."""
-        return cls.from_fd(cmds.fd_by_id("prog", prog_id))
-
-    @classmethod
-    def from_pin(cls, path: str) -> "Program":
-        """Open a program pinned on bpffs."""
-        return cls.from_fd(cmds.obj_get_kind(path, "prog"))
-
-    # ------------------------------------------------------------------ basics
-    @property
-    def fd(self) -> int:
-        return self._fd.fd
-
-    def fileno(self) -> int:
-        return self._fd.fd
-
-    @property
-    def closed(self) -> bool:
-        return self._fd.closed
-
-    def close(self) -> None:
-        """Release the fd; the kernel unloads the program when nothing else holds it."""
-        self._fd.close()
-
-    def __enter__(self) -> "Program":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    _KIND = "prog"
 
     def __repr__(self) -> str:
         t = self.type.name if isinstance(self.type, ProgramType) else str(self.type)
         state = "closed" if self.closed else f"fd={self._fd.fd}"
         return f"<Program {self.name or '?'} {t} {state}>"
-
-    @property
-    def id(self) -> int:
-        if self._id is None:
-            self._id = int(cmds.prog_info(self.fd).id)
-        return self._id
 
     def info(self) -> "ProgramInfo":
         """The kernel's view of the program (struct bpf_prog_info + fdinfo memlock)."""
@@ -342,17 +307,6 @@ class Program:
         i2 = ProgInfo(jited_prog_len=n, jited_prog_insns=ctypes.addressof(buf))
         cmds.obj_info(self.fd, i2)
         return buf.raw[: int(i2.jited_prog_len)]
-
-    def pin(self, path: str) -> None:
-        """Pin on bpffs (mounting /sys/fs/bpf if needed)."""
-        from ._sys.fs import ensure_bpffs_for
-
-        ensure_bpffs_for(path)
-        cmds.obj_pin(self.fd, path)
-
-    @staticmethod
-    def unpin(path: str) -> None:
-        os.unlink(path)
 
     def bind_map(self, m: Any) -> None:
         """Tie map ``m``'s lifetime to this program (BPF_PROG_BIND_MAP, 5.10+)."""

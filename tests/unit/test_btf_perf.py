@@ -333,3 +333,29 @@ def test_load_vmlinux_skips_hashing_with_hint(cdir, boot, monkeypatch: pytest.Mo
     BTF._loaded.clear()
     nocache = BTF.load_vmlinux()
     assert len(calls) == 2 and nocache._cache_key is None and nocache.find("cred").kind == Kind.STRUCT
+
+
+# ---------------------------------------------------------------------- reading
+@needs_vmlinux
+def test_read_vmlinux_same_bytes(raw: bytes) -> None:
+    from pybpf.btf import spec
+
+    assert spec._read(VMLINUX_PATH, "vmlinux") == raw  # through mmap where the kernel allows it
+    data, st = spec._read(VMLINUX_PATH, "vmlinux", stat=True)
+    assert data == raw and st.st_size == len(raw)
+
+
+def test_mmap_copy_falls_back(tmp_path) -> None:
+    from pybpf.btf import spec
+
+    f = tmp_path / "x"
+    f.write_bytes(b"abc")
+    with open(f, "rb") as fh:
+        assert spec._mmap_copy(fh.fileno(), 0) is None
+        assert spec._mmap_copy(fh.fileno(), 3) == b"abc"
+    r, w = os.pipe()
+    try:
+        assert spec._mmap_copy(r, 10) is None  # not mappable: the caller reads instead
+    finally:
+        os.close(r)
+        os.close(w)

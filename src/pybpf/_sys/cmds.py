@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import BPFError, NotFoundError
 from .attrs import (
@@ -64,7 +64,7 @@ def obj_get_kind(path: str, kind: str) -> FD:
     from ..errors import Error
 
     fd = obj_get(path)
-    info_fn = {"prog": prog_info, "map": map_info, "link": link_info, "btf": btf_info}[kind]
+    info_fn: Callable[[int], Any] = {"prog": prog_info, "map": map_info, "link": link_info, "btf": btf_info}[kind]
     try:
         info_fn(fd.fd)
     except BPFError:
