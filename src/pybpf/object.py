@@ -183,6 +183,22 @@ class Object:
         if self.btf_fd is not None:
             self.btf_fd.close()
 
+    def load_program(self, spec: Any, *, log_level: int = 0) -> Program:
+        """Load one more program from this object's spec (e.g. a copy with another type or
+        attach type), against the object's maps, global data and BTF, with the same
+        relocations, CO-RE and extern resolution as :meth:`ObjectSpec.load`. The caller owns
+        the returned :class:`Program` (BCC's ``load_func`` is built on this)."""
+        ld = _Loader(self.spec, None, log_level, None, None, None)
+        ld.maps = self.maps
+        ld.btf_fd = self.btf_fd
+        try:
+            ld._externs()
+            prog = ld._load_prog(spec)
+        finally:
+            ld.kbtf.close()
+        prog.object_maps = self.maps
+        return prog
+
     def pin_maps(self, directory: str) -> None:
         """Pin every map as ``directory/<map name>``."""
         for m in self.maps.values():

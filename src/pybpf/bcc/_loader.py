@@ -22,7 +22,7 @@ from .._sys.consts import AttachType, ProgramType
 from ..elf import ObjectSpec
 from ..elf.sections import parse_section
 from ..errors import Error
-from ..object import Object, _Loader
+from ..object import Object
 from ..prog import Program
 
 __all__ = ["LazyObject", "TYPE_SECTIONS"]
@@ -98,14 +98,7 @@ class LazyObject:
         have = self.programs.get(key)
         if have is not None:
             return have
-        ld = _Loader(self.spec, None, self.log_level if log_level is None else log_level, None, None, None)
-        ld.maps = self.obj.maps
-        ld.btf_fd = self.obj.btf_fd
-        try:
-            ld._externs()  # noqa: SLF001 - ksym/kfunc resolution, as a full load would do
-            prog = ld._load_prog(ls)  # noqa: SLF001
-        finally:
-            ld.kbtf.close()
+        prog = self.obj.load_program(ls, log_level=self.log_level if log_level is None else log_level)
         self.programs[key] = prog
         return prog
 
