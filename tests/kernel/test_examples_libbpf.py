@@ -394,7 +394,8 @@ def test_ch7_attach_tour(ns, capsys):
         if stops[name].startswith("ok: "):
             continue  # a kernel with trampolines
         assert "NotSupportedError: loading " in stops[name], stops[name]
-        assert ("TRACING" if name != "lsm" else "LSM") in stops[name] and "EPERM" in stops[name]
+        assert ("TRACE_FENTRY" if name == "fentry" else "TRACE_FEXIT" if name == "fexit" else "LSM_MAC") \
+            in stops[name] and "EPERM" in stops[name]
         assert "BPF trampolines" in stops[name] or "BPF LSM" in stops[name]
     assert net.xdp_info("lo", netns=ns).prog_id == 0 and not net.tc_filters("lo", netns=ns)
 
@@ -402,7 +403,7 @@ def test_ch7_attach_tour(ns, capsys):
 def test_ch7_fentry_and_lsm_raise_not_supported():
     """Straight through the API: what the tour prints for fentry/lsm is pybpf's NotSupportedError."""
     spec = pybpf.open(_common.compile_bpf(ch7_attach_tour.SRC), name="attach_tour")
-    for prog, kind in (("on_fentry", "TRACING"), ("on_lsm", "LSM")):
+    for prog, kind in (("on_fentry", "TRACE_FENTRY"), ("on_lsm", "LSM_MAC")):
         one = spec.copy()
         for name, p in one.programs.items():
             p.autoload = name == prog
