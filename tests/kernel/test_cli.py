@@ -47,8 +47,36 @@ def test_feature_probe_plain_json_macros(capsys):
     assert "#define X_HAVE_XDP_PROG_TYPE" in capsys.readouterr().out
 
 
-def test_demo_runs():
-    r = run_cli("demo")
-    assert r.returncode == 0, r.stderr
-    assert "keep=30 drop=20" in r.stdout
-    assert "call bpf_map_lookup_elem#1" in r.stdout or "map[id:" in r.stdout
+def test_demo_runs(tmp_path):
+    """The README's demo: the assembler part, then a BCC-style tool compiled (first run) or
+    loaded from the cache (second run), run on execs it makes, its events and counts shown."""
+    import re
+
+    from pybpf.compile import find_compiler
+
+    # a fresh cache: the first run generates vmlinux.h and compiles, the second loads from the cache
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC), PYBPF_CACHE_DIR=str(tmp_path / "cache"))
+    for run in ("first", "second"):
+        r = subprocess.run([sys.executable, "-m", "pybpf", "demo"], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        out = r.stdout
+        assert "keep=30 drop=20" in out
+        assert "call bpf_map_lookup_elem#1" in out or "map[id:" in out
+        assert "8. a BCC-style tool, compiled on this machine" in out
+        cc = find_compiler()
+        assert re.search(r"^   compiler: " + ("zig cc from the ziglang wheel" if cc.kind == "zig" else "\\S*clang"),
+                         out, re.M), out
+        if run == "first":
+            assert re.search(r"^   vmlinux.h generated in \d+\.\d+ s", out, re.M), out
+            assert re.search(r"^   compiled, loaded and attached in \d+\.\d+ s: the first compile; "
+                             r"the next run loads the object from the cache$", out, re.M), out
+        else:
+            assert "vmlinux.h generated" not in out
+            assert re.search(r"^   loaded from the compile cache and attached in \d+\.\d+ s", out, re.M), out
+        assert "events from the perf buffer for those execs (5 of 5" in out, out
+        events = re.findall(r"^     pid (\d+) +uid (\d+) +comm \S+ +file (\S+)$", out, re.M)
+        assert sorted(int(u) for _, u, _ in events) == [0, 0, 0, 65534, 65534], out
+        assert {f for _, _, f in events} <= {"/bin/true", "/usr/bin/true"}
+        counts = dict(re.findall(r"uid (\d+): (\d+)", out.split("execve() per uid in the BPF_HASH")[1]))
+        assert int(counts["0"]) >= 3 and int(counts["65534"]) >= 2, out
+        assert out.rstrip().endswith("detached and unloaded")

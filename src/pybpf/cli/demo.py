@@ -1,15 +1,26 @@
 """``pybpf demo``: a live tour on the running kernel.
 
-Assembles a socket filter with the DSL (accept DNS, drop the rest, count both
-in an array map with an atomic add), loads it, runs it on crafted packets with
-BPF_PROG_TEST_RUN, and shows what the kernel sees: map contents, program info
-in bpftool's format, and the translated instructions.
+Part one assembles a socket filter with the DSL (accept DNS, drop the rest, count
+both in an array map with an atomic add), loads it, runs it on crafted packets with
+BPF_PROG_TEST_RUN, and shows what the kernel sees: map contents, program info in
+bpftool's format, and the translated instructions.
+
+Part two compiles and runs a BCC-style tool (:mod:`pybpf.bcc`) on this machine: C in
+BCC's dialect — ``TRACEPOINT_PROBE(syscalls, sys_enter_execve)`` counting execve()
+per uid in a ``BPF_HASH`` and sending (pid, uid, comm, file) events through
+``BPF_PERF_OUTPUT`` — compiled by whichever compiler :func:`pybpf.compile.find_compiler`
+picks (the ``ziglang`` wheel when there is no system clang), against a vmlinux.h
+generated from the kernel's BTF. It reports the compiler, the time the first compile
+took (later runs load the object from the cache), runs ``/bin/true`` a few times as
+two users, and prints the events and the per-uid counts.
 """
 
 from __future__ import annotations
 
 import os
 import struct
+import time
+from typing import Any, Callable
 
 from .. import MapType, ProgramType, asm, features
 from ..asm import R0, R1, R2, R6, R7, R10
@@ -78,4 +89,143 @@ def run(ctx: Context, args: list[str]) -> int:  # noqa: ARG001
     usable = [f for f in features.probe_all() if f.supported]
     print(f"\n7. feature probes: {len(usable)} program/map types and features usable here "
           "(`pybpf feature probe` lists them)")
+    bcc_tool()
     return 0
+
+
+# ---------------------------------------------------------------- part two: a BCC-style tool
+BCC_TOOL = r"""
+struct event_t {
+    u32 pid;
+    u32 uid;
+    char comm[16];
+    char file[32];
+};
+
+BPF_HASH(execs_by_uid, u32, u64);
+BPF_PERF_OUTPUT(events);
+
+TRACEPOINT_PROBE(syscalls, sys_enter_execve) {
+    struct event_t e = {};
+    e.pid = bpf_get_current_pid_tgid() >> 32;
+    e.uid = bpf_get_current_uid_gid();
+    bpf_get_current_comm(&e.comm, sizeof(e.comm));
+    bpf_probe_read_user_str(&e.file, sizeof(e.file), args->filename);
+    execs_by_uid.increment(e.uid);
+    events.perf_submit(args, &e, sizeof(e));
+    return 0;
+}
+"""
+
+EXEC_AS = ((0, 3), (65534, 2))  # (uid, times): root and nobody
+
+
+def _out(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _describe(cc: Any) -> str:
+    if cc.kind == "zig" and cc.origin == "ziglang":
+        return f"zig cc from the ziglang wheel ({cc.version})"
+    how = {"PATH": "found on PATH", "PYBPF_CC": "from $PYBPF_CC"}.get(cc.origin, cc.origin)
+    return f"{' '.join(cc.argv)} ({cc.version}; {how})"
+
+
+def _entries() -> set[str]:
+    from ..compile import store
+
+    try:
+        return set(os.listdir(os.path.join(store.compile_dir(), "obj")))
+    except OSError:
+        return set()
+
+
+class _Progress:
+    """Shows pybpf.compile's progress notices (sent to its logger after ~1 s of work) while active."""
+
+    def __init__(self, show: Callable[[str], None]) -> None:
+        import logging
+
+        self.logger = logging.getLogger("pybpf.compile")
+        show_ = show
+
+        class Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                show_(f"   ... {record.getMessage()}")
+
+        self.handler = Handler(logging.INFO)
+        self.level = self.logger.level
+
+    def __enter__(self) -> "_Progress":
+        self.logger.addHandler(self.handler)
+        if self.logger.getEffectiveLevel() > 20:
+            self.logger.setLevel(20)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
+
+
+def bcc_tool() -> None:
+    """Part two: compile, load and run a BCC-style execve tracer; print what it saw."""
+    import shutil
+    import subprocess
+
+    from ..bcc import BPF
+    from ..compile import find_compiler, store, vmlinux
+
+    _out("\n8. a BCC-style tool, compiled on this machine (pybpf.bcc: BCC's C dialect and Python API):")
+    _out("   TRACEPOINT_PROBE(syscalls, sys_enter_execve) counts execve() per uid in a BPF_HASH and")
+    _out("   sends (pid, uid, comm, file) events through BPF_PERF_OUTPUT")
+    cc = find_compiler()
+    _out(f"   compiler: {_describe(cc)}")
+    with _Progress(_out):
+        vdir = os.path.join(vmlinux.header_dir(), "vmlinux.h")
+        if not os.path.isfile(vdir):
+            _out("   generating vmlinux.h from the kernel's BTF (once per kernel)...")
+            t = time.monotonic()
+            vmlinux.ensure_header(progress=lambda m: _out(f"   ... {m}"))
+            _out(f"   vmlinux.h generated in {time.monotonic() - t:.2f} s (cached for this kernel)")
+        before = _entries()
+        _out(f"   building it: BCC C -> libbpf-style C -> {cc.kind} (unless cached in {store.compile_dir()})"
+             " -> load -> attach...")
+        t = time.monotonic()
+        b = BPF(text=BCC_TOOL)
+    took = time.monotonic() - t
+    with b:
+        if _entries() - before or not store.enabled():
+            _out(f"   compiled, loaded and attached in {took:.2f} s: the first compile"
+                 + ("; the next run loads the object from the cache" if store.enabled() else " (cache disabled)"))
+        else:
+            _out(f"   loaded from the compile cache and attached in {took:.2f} s (an earlier run compiled it)")
+        events: list[Any] = []
+
+        def got(cpu: int, data: Any, size: int) -> None:  # noqa: ARG001
+            e = b["events"].event(data)
+            events.append((e.pid, e.uid, e.comm.decode("utf-8", "replace"), e.file.decode("utf-8", "replace")))
+
+        b["events"].open_perf_buffer(got)
+        true = "/bin/true" if os.path.exists("/bin/true") else (shutil.which("true") or "true")
+        plan = ", ".join(f"{n} times as uid {u}" for u, n in EXEC_AS)
+        _out(f"   attached to tracepoint syscalls:sys_enter_execve; running {true} {plan}")
+        pids: list[int] = []
+        for uid, n in EXEC_AS:
+            for _ in range(n):
+                p = subprocess.Popen([true], user=uid, group=uid, extra_groups=[] if uid else None)
+                p.wait()
+                pids.append(p.pid)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not set(pids) <= {e[0] for e in events}:
+            b.perf_buffer_poll(100)
+        order = {pid: i for i, pid in enumerate(pids)}
+        mine = sorted((e for e in events if e[0] in order), key=lambda e: order[e[0]])
+        others = len(events) - len(mine)
+        _out(f"   events from the perf buffer for those execs ({len(mine)} of {len(pids)}"
+             + (f"; {others} more from other processes" if others else "") + "):")
+        for pid, uid, comm, file in mine:
+            _out(f"     pid {pid:<7} uid {uid:<6} comm {comm:<16} file {file}")
+        counts = {k.value: v.value for k, v in b["execs_by_uid"].items()}
+        shown = ", ".join(f"uid {u}: {c}" for u, c in sorted(counts.items()))
+        _out(f"   execve() per uid in the BPF_HASH (every process on the system while attached): {shown}")
+    _out("   detached and unloaded")
