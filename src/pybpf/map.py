@@ -16,7 +16,7 @@ from ._sys import cmds
 from ._sys.attrs import MapCreateAttr
 from ._sys.consts import Cmd, MapFlags, MapType, UpdateFlags
 from ._sys.cpu import num_possible_cpus
-from ._sys.mapops import MapOps, batch_op
+from ._sys.mapops import BatchUnsupported, MapOps, batch_op, batch_walk
 from ._sys.syscall import FD, bpf_raw, raise_for
 from .errors import BPFError, Error, NotSupportedError
 from ._kobj import KernelObject
@@ -540,32 +540,12 @@ class Map(KernelObject):
         if self.type in (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH,
                          MapType.HASH_OF_MAPS):
             chunk = max(chunk, 64)  # a hash bucket can hold more than a tiny chunk (ENOSPC)
-        kbuf = ctypes.create_string_buffer(ks * chunk)
-        vbuf = ctypes.create_string_buffer(vs * chunk)
-        inb = ctypes.create_string_buffer(max(ks, 8))
-        outb = ctypes.create_string_buffer(max(ks, 8))
-        cmd = Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH
-        first = True
-        while True:
-            try:
-                n, done = batch_op(cmd, self.fd, ctypes.addressof(kbuf), ctypes.addressof(vbuf), chunk,
-                                   0 if first else ctypes.addressof(inb), ctypes.addressof(outb))
-            except BPFError as e:
-                if e.errno == errno.ENOSPC and chunk < (1 << 22):
-                    chunk *= 2
-                    kbuf = ctypes.create_string_buffer(ks * chunk)
-                    vbuf = ctypes.create_string_buffer(vs * chunk)
-                    continue
-                if first and not self._batch_supported(e):
-                    yield from self._lookup_batch_fallback(chunk, delete)
-                    return
-                raise
-            if n:
-                yield kbuf.raw[: n * ks], vbuf.raw[: n * vs], n
-            if done:
-                return
-            ctypes.memmove(inb, outb, max(ks, 8))
-            first = False
+        try:
+            yield from batch_walk(self.fd, ks, vs, chunk, delete=delete)
+        except BatchUnsupported as e:
+            if self._batch_supported(e.error):
+                raise e.error from None
+            yield from self._lookup_batch_fallback(chunk, delete)
 
     def _lookup_batch_fallback(self, chunk: int, delete: bool) -> Iterator[tuple[bytes, bytes, int]]:
         keys: list[bytes] = []

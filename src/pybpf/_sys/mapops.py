@@ -17,6 +17,8 @@ import ctypes
 import errno
 from typing import Iterator
 
+from ..errors import BPFError
+
 from .attrs import MapBatchAttr, MapElemAttr
 from .consts import Cmd
 from .syscall import NR_BPF, _get_errno, _syscall, raise_for
@@ -264,3 +266,47 @@ def batch_op(
             return int(attr.count), True
         raise_for(cmd, err)
     return int(attr.count), False
+
+
+class BatchUnsupported(Exception):
+    """The first batch call failed (no batch op for this map/kernel); ``error`` says why."""
+
+    def __init__(self, error: BPFError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def batch_walk(fd: int, key_size: int, value_size: int, chunk: int, *,
+               delete: bool = False) -> Iterator[tuple[bytes, bytes, int]]:
+    """Walk a map with BPF_MAP_LOOKUP[_AND_DELETE]_BATCH (5.6+).
+
+    Yields ``(keys, values, count)`` chunks as contiguous byte strings; the chunk
+    doubles when a hash bucket does not fit (ENOSPC). Raises
+    :class:`BatchUnsupported` if the very first call fails for another reason.
+    """
+    ks, vs = key_size, value_size
+    kbuf = ctypes.create_string_buffer(ks * chunk)
+    vbuf = ctypes.create_string_buffer(vs * chunk)
+    inb = ctypes.create_string_buffer(max(ks, 8))
+    outb = ctypes.create_string_buffer(max(ks, 8))
+    cmd = Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH
+    first = True
+    while True:
+        try:
+            n, done = batch_op(cmd, fd, _addressof(kbuf), _addressof(vbuf), chunk,
+                               0 if first else _addressof(inb), _addressof(outb))
+        except BPFError as e:
+            if e.errno == errno.ENOSPC and chunk < (1 << 22):
+                chunk *= 2
+                kbuf = ctypes.create_string_buffer(ks * chunk)
+                vbuf = ctypes.create_string_buffer(vs * chunk)
+                continue
+            if first:
+                raise BatchUnsupported(e) from e
+            raise
+        if n:
+            yield kbuf.raw[: n * ks], vbuf.raw[: n * vs], n
+        if done:
+            return
+        ctypes.memmove(inb, outb, max(ks, 8))
+        first = False

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 from .._sys import cmds
 from .._sys.consts import MapType
 from .._sys.cpu import num_possible_cpus
+from .._sys.mapops import BatchUnsupported, batch_walk
 from .._sys.info import MapInfo
 from ..errors import BPFError
 from ._common import Args, CLIError, Context, type_json
@@ -39,7 +40,7 @@ class Entries:
         self.stride = (self.vs + 7) // 8 * 8 if self.percpu else self.vs
 
     def chunks(self) -> Iterator[tuple[bytes, bytes, int]]:
-        """(keys, values, count) chunks; raises _Slow when the batch path is not usable."""
+        """(keys, values, count) chunks; raises BatchUnsupported when the batch path is not usable."""
         return _batch(self.fd, self.ks, self.stride * self.ncpus, int(self.info.max_entries))
 
     def walk(self) -> Iterator[tuple[bytes, "bytes | int"]]:
@@ -66,41 +67,7 @@ class Entries:
 
 
 def _batch(fd: int, ks: int, vs: int, max_entries: int) -> Iterator[tuple[bytes, bytes, int]]:
-    import ctypes
-    import errno
-
-    from .._sys.consts import Cmd
-    from .._sys.mapops import batch_op
-
-    chunk = max(64, min(max_entries or 1, 1 << 16))
-    kbuf = ctypes.create_string_buffer(ks * chunk)
-    vbuf = ctypes.create_string_buffer(vs * chunk)
-    inb = ctypes.create_string_buffer(max(ks, 8))
-    outb = ctypes.create_string_buffer(max(ks, 8))
-    first = True
-    while True:
-        try:
-            n, done = batch_op(Cmd.MAP_LOOKUP_BATCH, fd, ctypes.addressof(kbuf), ctypes.addressof(vbuf), chunk,
-                               0 if first else ctypes.addressof(inb), ctypes.addressof(outb))
-        except BPFError as e:
-            if e.errno == errno.ENOSPC and chunk < (1 << 22):
-                chunk *= 2
-                kbuf = ctypes.create_string_buffer(ks * chunk)
-                vbuf = ctypes.create_string_buffer(vs * chunk)
-                continue
-            if first:
-                raise _Slow() from None
-            raise
-        if n:
-            yield kbuf.raw[:n * ks], vbuf.raw[:n * vs], n
-        if done:
-            return
-        ctypes.memmove(inb, outb, max(ks, 8))
-        first = False
-
-
-class _Slow(Exception):
-    pass
+    return batch_walk(fd, ks, vs, max(64, min(max_entries or 1, 1 << 16)))
 
 
 # ------------------------------------------------------------------------ formatting
@@ -246,7 +213,7 @@ def _dump_plain(fd: int, info: MapInfo) -> None:
                 count += n
             out.write(f"Found {count} element{'s' if count != 1 else ''}\n")
             return
-        except _Slow:
+        except BatchUnsupported:
             pass
     if info.type == MapType.REUSEPORT_SOCKARRAY and e.vs != 8:
         print("Warning: cannot read values from reuseport_sockarray map with value_size != 8", file=sys.stderr)
@@ -267,7 +234,7 @@ def _elements(e: Entries) -> Iterator[tuple[bytes, "bytes | int"]]:
                 for j in range(n):
                     yield keys[j * e.ks:(j + 1) * e.ks], vals[j * stride:(j + 1) * stride]
             return
-        except _Slow:
+        except BatchUnsupported:
             pass
     yield from e.walk()
 
@@ -280,7 +247,7 @@ def _dump_json(ctx: Context, fd: int, info: MapInfo) -> str:
             for keys, vals, n in e.chunks():
                 pieces.extend(json_entries(e, keys, vals, n))
             return "[" + ",".join(pieces) + "]"
-        except _Slow:
+        except BatchUnsupported:
             pass
     return dumps(_json_objs(ctx, fd, info), ctx.pretty)
 
