@@ -451,3 +451,124 @@ def test_table_pinned_is_reused(tmp_path):
             os.unlink(f"{root}/shared")
         if os.path.isdir(root):
             os.rmdir(root)
+
+
+HELLO_BUFFER_CONFIG = r"""
+struct user_msg_t {
+   char message[12];
+};
+
+BPF_HASH(config, u32, struct user_msg_t);
+
+BPF_PERF_OUTPUT(output);
+
+struct data_t {
+   int pid;
+   int uid;
+   char command[16];
+   char message[12];
+};
+
+int hello(void *ctx) {
+   struct data_t data = {};
+   struct user_msg_t *p;
+   char message[12] = "Hello World";
+
+   data.pid = bpf_get_current_pid_tgid() >> 32;
+   data.uid = bpf_get_current_uid_gid() & 0xFFFFFFFF;
+
+   bpf_get_current_comm(&data.command, sizeof(data.command));
+
+   p = config.lookup(&data.uid);
+   if (p != 0) {
+      bpf_probe_read_kernel(&data.message, sizeof(data.message), p->message);
+   } else {
+      bpf_probe_read_kernel(&data.message, sizeof(data.message), message);
+   }
+
+   output.perf_submit(ctx, &data, sizeof(data));
+
+   return 0;
+}
+"""
+
+
+def test_hello_buffer_config_table_named_like_a_vmlinux_typedef():
+    """Learning eBPF's hello-buffer-config: ``config`` is a vmlinux.h typedef, and the 13-byte
+    create_string_buffer(b"Hi user 501!") goes into a 12-byte leaf (BCC copies sizeof(Leaf))."""
+    from pybpf.links import kprobes_available
+
+    with BPF(text=HELLO_BUFFER_CONFIG) as b:
+        assert b._rw.tables["config"].var == "__bcc_tbl_config"
+        if kprobes_available()[0]:
+            b.attach_kprobe(event=b.get_syscall_fnname("execve"), fn_name="hello")
+        else:
+            b.attach_tracepoint(tp="syscalls:sys_enter_execve", fn_name="hello")
+        b["config"][ct.c_int(0)] = ct.create_string_buffer(b"Hey root!")
+        b["config"][ct.c_int(501)] = ct.create_string_buffer(b"Hi user 501!")
+        assert b["config"][ct.c_int(501)].message == b"Hi user 501!"
+        assert b["config"][ct.c_uint32(0)].message == b"Hey root!"
+        assert b["config"].map.info().name == "config"  # the kernel map keeps the BCC name
+        assert sorted(k.value for k in b["config"].keys()) == [0, 501]
+        got: dict[int, bytes] = {}
+        pids: set[int] = set()
+
+        def print_event(cpu, data, size):
+            data = b["output"].event(data)
+            if data.pid in pids:  # the execve entry: still the forking python's comm
+                got[data.uid] = data.message
+
+        b["output"].open_perf_buffer(print_event)
+        deadline = time.monotonic() + 20
+        while (0 not in got or 501 not in got or 65534 not in got) and time.monotonic() < deadline:
+            for user in (None, 501, 65534):
+                p = subprocess.Popen(["/bin/true"], user=user)
+                pids.add(p.pid)
+                p.wait()
+            b.perf_buffer_poll(timeout=200)
+        assert got.get(0) == b"Hey root!"
+        assert got.get(501) == b"Hi user 501!"
+        assert got.get(65534) == b"Hello World"
+
+
+def test_trace_fields_when_trace_pipe_is_busy(capfd):
+    """The top-level trace_pipe takes one reader (EBUSY): trace_fields reads a private instance."""
+    from pybpf._sys.fs import find_tracefs
+
+    tag = "bcc" + uuid.uuid4().hex[:10]
+    pipe = os.path.join(find_tracefs(), "trace_pipe")
+    try:
+        holder = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        holder = None  # already held by some other reader: the fallback is exercised all the same
+        assert e.errno == 16
+    try:
+        b = BPF(text=r'''
+TRACEPOINT_PROBE(syscalls, sys_enter_execve) {
+    bpf_trace_printk("%s %d\n", "TAG", bpf_get_current_pid_tgid() >> 32);
+    return 0;
+}
+'''.replace("TAG", tag))
+        try:
+            found = None
+            deadline = time.monotonic() + 20
+            while found is None and time.monotonic() < deadline:
+                pid = _exec_true()
+                while True:
+                    task, fpid, cpu, flags, ts, msg = b.trace_fields(timeout=0.5)
+                    if task is None:
+                        break
+                    if msg.startswith(tag.encode()):
+                        found = (fpid, msg)
+                        break
+            assert found is not None, "no bpf_trace_printk line from the private trace instance"
+            assert found[1] == f"{tag} {found[0]}".encode()
+            inst = b._trace_instance
+            assert inst is not None and os.path.isdir(inst.path)
+            assert "trace_pipe is busy" in capfd.readouterr().err
+        finally:
+            b.cleanup()
+        assert b._trace_instance is None and not os.path.exists(inst.path)
+    finally:
+        if holder is not None:
+            os.close(holder)

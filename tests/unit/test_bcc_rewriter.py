@@ -363,3 +363,82 @@ def test_include_dir_has_the_headers():
                         ("IPPROTO_UDP", "17"), ("TC_ACT_OK", "0"), ("TC_ACT_SHOT", "2"), ("XDP_DROP", "1"),
                         ("AF_INET6", "10"), ("EPERM", "1"), ("TASK_COMM_LEN", "16")):
         assert re.search(rf"#define {name}\s+{re.escape(value)}\b", consts), name
+
+
+# ------------------------------------------------------------------ tables named like vmlinux.h identifiers
+CLASH_SRC = r'''#include <linux/config.h>
+struct user_msg_t { char message[12]; };
+BPF_HASH(config, u32, struct user_msg_t);
+BPF_ARRAY_OF_MAPS(outer, "config", 4);
+BPF_PERF_OUTPUT(output);
+#define CFG &config
+struct data_t { int config; struct config *c; };
+int hello(void *ctx) {
+   struct data_t data = {.config = 1};
+   struct user_msg_t *p;
+   u32 uid = 1;
+   data.config = 2;
+   p = config.lookup(&uid);
+   p = bpf_map_lookup_elem(&config, &uid);
+   p = bpf_map_lookup_elem(CFG, &uid);
+   typeof(config.value) q = 0;
+   output.perf_submit(ctx, &data, sizeof(data));
+   config.update(&uid,
+                 config.lookup(&uid));
+   bpf_map_update_elem(&config, &uid, config.lookup(&uid), 0);
+   bpf_trace_printk("config %d", 1); // config
+   return 0;
+}
+'''
+
+
+def test_table_clashing_with_vmlinux_identifier_is_renamed():
+    r = rw(CLASH_SRC, reserved={"config", "unused"})
+    out = body(r)
+    d = r.tables["config"]
+    assert d.name == "config" and d.cname == d.var == "__bcc_tbl_config"
+    assert r.tables["output"].var == "output" and r.tables["output"].cname == ""
+    assert '} __bcc_tbl_config SEC(".maps");' in out
+    assert "__array(values, typeof(__bcc_tbl_config));" in out
+    assert "#define CFG &__bcc_tbl_config" in out
+    assert "bpf_map_lookup_elem((void *)&__bcc_tbl_config, &uid)" in out
+    assert "p = bpf_map_lookup_elem(&__bcc_tbl_config, &uid);" in out
+    assert "typeof(__bcc_tbl_config.value) q = 0;" in out
+    assert "bpf_map_update_elem(&__bcc_tbl_config, &uid, ((typeof(__bcc_tbl_config.value))" in out
+    # not the table: members, designated initialisers, struct tags, strings, comments, #include
+    assert "struct data_t { int config; struct config *c; };" in out
+    assert "{.config = 1}" in out and "data.config = 2;" in out
+    assert '"config %d"' in out and "<linux/config.h>" in out
+    assert not re.search(r"(?<![\w.<])config(?![\w.>])", re.sub(r'"[^"]*"|//.*|struct config|int config', "", out))
+    # line numbers kept: each user line is still on its own line
+    lines = out.split("\n")
+    assert lines[12].strip().startswith("p = ((typeof(__bcc_tbl_config.value))")
+    assert lines[19].strip().startswith("bpf_map_update_elem(&__bcc_tbl_config")
+
+
+def test_table_names_not_reserved_are_kept():
+    r = rw(CLASH_SRC, reserved=())
+    out = body(r)
+    assert r.tables["config"].var == "config" and "__bcc_tbl_" not in out
+    assert "} config SEC" in out
+    r = rw("BPF_HASH(DROP, u32, u64);\nint f(void *ctx) { DROP.increment(1); return 0; }\n",
+           reserved=lambda n: n == "DROP")
+    assert "__bcc_tbl_DROP" in body(r) and not re.search(r"(?<!_)DROP\b", body(r))
+
+
+def test_vmlinux_identifier_uses_kernel_btf():
+    import os
+
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        pytest.skip("no kernel BTF")
+    from pybpf.btf import BTF
+
+    btf = BTF.load_vmlinux()
+    if not btf.find_all("config", "TYPEDEF"):
+        pytest.skip("this kernel has no 'config' typedef")
+    assert rewriter.vmlinux_identifier("config")           # typedef struct config_s config;
+    assert not rewriter.vmlinux_identifier("config_s")     # a struct tag does not clash
+    assert not rewriter.vmlinux_identifier("my_counts_tbl")
+    assert rewriter.vmlinux_identifier("BPF_MAP_TYPE_HASH")  # an enumerator
+    r = rewrite("BPF_HASH(config, u32, u64);\nBPF_HASH(counts_xyz);\n", tp_format=fake_format)
+    assert r.tables["config"].var == "__bcc_tbl_config" and r.tables["counts_xyz"].var == "counts_xyz"

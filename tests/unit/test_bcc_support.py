@@ -285,3 +285,79 @@ def test_trace_fields_parsing_and_trace_print(capsys):
     Fake([line]).trace_print(timeout=0)
     assert capsys.readouterr().out.strip().endswith("bpf_trace_printk: hello 7")
     assert Fake([]).trace_fields(nonblocking=True) == (None,) * 6
+
+
+def test_table_values_longer_or_shorter_than_the_leaf_are_cut_or_padded():
+    """BCC copies sizeof(Key)/sizeof(Leaf) bytes: a 13-byte create_string_buffer into char[12]."""
+    import ctypes as ct
+    from types import SimpleNamespace
+
+    from pybpf.bcc.table import TableBase, _to_bytes
+
+    class Msg(ct.Structure):
+        _fields_ = [("message", ct.c_char * 12)]
+
+    assert _to_bytes(ct.create_string_buffer(b"Hi user 501!"), Msg, 12, "leaf") == b"Hi user 501!"
+    assert _to_bytes(ct.create_string_buffer(b"Hey root!"), Msg, 12, "leaf") == b"Hey root!\0\0\0"
+    assert _to_bytes(b"abcdef", None, 4, "key") == b"abcd"
+    assert _to_bytes(ct.c_uint8(7), ct.c_uint32, 4, "key") == b"\x07\0\0\0"
+    assert _to_bytes(ct.c_uint64(0x0102030405060708), ct.c_uint32, 4, "key") == b"\x08\x07\x06\x05"
+    with pytest.raises(TypeError):
+        _to_bytes("text", None, 4, "key")
+
+    fake = SimpleNamespace(max_entries=8)
+    keys = (ct.c_uint64 * 2)(1, 2)
+    b, n = TableBase._array_bytes(fake, keys, 4, "keys")
+    assert n == 2 and b == b"\x01\0\0\0\x02\0\0\0"
+    vals = (ct.c_uint16 * 2)(3, 4)
+    b, n = TableBase._array_bytes(fake, vals, 4, "values")
+    assert n == 2 and b == b"\x03\0\0\0\x04\0\0\0"
+    b, n = TableBase._array_bytes(fake, (ct.c_uint32 * 2)(5, 6), 4, "values")
+    assert b == b"\x05\0\0\0\x06\0\0\0"
+
+
+def test_trace_open_falls_back_to_a_private_instance_when_busy(tmp_path, monkeypatch, capsys):
+    import errno as _errno
+
+    from pybpf.bcc import _trace
+    from pybpf.events import tracepipe
+
+    root = tmp_path / "tracefs"
+    (root / "instances").mkdir(parents=True)
+    (root / "trace_pipe").write_bytes(b"")
+    created = []
+
+    class FakeInstance:
+        def __init__(self, name, tracefs=None, **kw):
+            self.path = os.path.join(tracefs, "instances", name)
+            os.mkdir(self.path)
+            with open(os.path.join(self.path, "trace_pipe"), "wb") as f:
+                f.write(b"  <...>-7 [001] d..31 12.5: bpf_trace_printk: from instance\n")
+            self.closed = False
+            created.append(self)
+
+        def close(self):
+            self.closed = True
+            os.unlink(os.path.join(self.path, "trace_pipe"))
+            os.rmdir(self.path)
+
+    real_open = os.open
+
+    def busy_open(path, *a, **kw):
+        if path == str(root / "trace_pipe"):
+            raise OSError(_errno.EBUSY, "Device or resource busy", path)
+        return real_open(path, *a, **kw)
+
+    monkeypatch.setattr("pybpf._sys.fs.find_tracefs", lambda: str(root))
+    monkeypatch.setattr(tracepipe, "TraceInstance", FakeInstance)
+    monkeypatch.setattr(_trace.os, "open", busy_open)
+
+    class T(_trace.TraceMixin):
+        tracefile = None
+
+    t = T()
+    assert t.trace_fields(timeout=0.2)[5] == b"from instance"
+    assert len(created) == 1 and t._trace_instance is created[0]
+    assert "trace_pipe is busy" in capsys.readouterr().err
+    t._trace_close()
+    assert created[0].closed and t._trace_instance is None and t.tracefile is None

@@ -50,6 +50,12 @@ class TableDecl:
     inner: Optional[str] = None    # map-of-maps: the template table's name
     pinned: Optional[str] = None   # BPF_TABLE_PINNED path (a C string literal)
     line: int = 0
+    cname: str = ""                # the C variable (and object map key); "" = ``name``
+
+    @property
+    def var(self) -> str:
+        """The C variable of the map: ``cname`` if the rewriter renamed it (a clash with vmlinux.h), else ``name``."""
+        return self.cname or self.name
 
     @property
     def percpu(self) -> bool:
@@ -195,8 +201,8 @@ def map_definition(d: TableDecl, tables: dict[str, TableDecl]) -> str:
     if d.inner is not None:
         if d.inner not in tables:
             raise TableMacroError(f"{d.macro}({d.name}): inner table {d.inner!r} must be declared before it")
-        parts.append(f"__array(values, typeof({d.inner}));")
-    return "struct { " + " ".join(parts) + " } " + d.name + ' SEC(".maps")'
+        parts.append(f"__array(values, typeof({tables[d.inner].var}));")
+    return "struct { " + " ".join(parts) + " } " + d.var + ' SEC(".maps")'
 
 
 # ------------------------------------------------------------------ methods
@@ -209,17 +215,17 @@ def _n() -> int:
 
 def _lookup(d: TableDecl, a: list[str]) -> str:
     if d.inner is not None or d.leaf is None or d.type in _SIZED_ONLY:
-        return f"bpf_map_lookup_elem((void *)&{d.name}, {a[0]})"
-    return f"((typeof({d.name}.value))bpf_map_lookup_elem((void *)&{d.name}, {a[0]}))"
+        return f"bpf_map_lookup_elem((void *)&{d.var}, {a[0]})"
+    return f"((typeof({d.var}.value))bpf_map_lookup_elem((void *)&{d.var}, {a[0]}))"
 
 
 def _lookup_or_init(d: TableDecl, a: list[str]) -> str:
     n = _n()
     v, k = f"__bcc_v{n}", f"__bcc_k{n}"
-    return (f"({{ typeof({a[0]}) {k} = ({a[0]}); typeof({d.name}.value) {v} = "
-            f"bpf_map_lookup_elem((void *)&{d.name}, {k}); if (!{v}) {{ "
-            f"bpf_map_update_elem((void *)&{d.name}, {k}, {a[1]}, BPF_NOEXIST); "
-            f"{v} = bpf_map_lookup_elem((void *)&{d.name}, {k}); }} {v}; }})")
+    return (f"({{ typeof({a[0]}) {k} = ({a[0]}); typeof({d.var}.value) {v} = "
+            f"bpf_map_lookup_elem((void *)&{d.var}, {k}); if (!{v}) {{ "
+            f"bpf_map_update_elem((void *)&{d.var}, {k}, {a[1]}, BPF_NOEXIST); "
+            f"{v} = bpf_map_lookup_elem((void *)&{d.var}, {k}); }} {v}; }})")
 
 
 def _increment(d: TableDecl, a: list[str], atomic: bool) -> str:
@@ -227,15 +233,15 @@ def _increment(d: TableDecl, a: list[str], atomic: bool) -> str:
     v, k, z = f"__bcc_v{n}", f"__bcc_k{n}", f"__bcc_z{n}"
     inc = a[1] if len(a) > 1 else "1"
     add = (f"__sync_fetch_and_add({v}, ({inc}));" if atomic or not d.percpu else f"*{v} += ({inc});")
-    return (f"({{ typeof(*{d.name}.key) {k} = ({a[0]}); typeof({d.name}.value) {v} = "
-            f"bpf_map_lookup_elem((void *)&{d.name}, &{k}); if (!{v}) {{ typeof(*{d.name}.value) {z}; "
+    return (f"({{ typeof(*{d.var}.key) {k} = ({a[0]}); typeof({d.var}.value) {v} = "
+            f"bpf_map_lookup_elem((void *)&{d.var}, &{k}); if (!{v}) {{ typeof(*{d.var}.value) {z}; "
             f"__builtin_memset(&{z}, 0, sizeof({z})); "
-            f"bpf_map_update_elem((void *)&{d.name}, &{k}, &{z}, BPF_NOEXIST); "
-            f"{v} = bpf_map_lookup_elem((void *)&{d.name}, &{k}); }} if ({v}) {add} }})")
+            f"bpf_map_update_elem((void *)&{d.var}, &{k}, &{z}, BPF_NOEXIST); "
+            f"{v} = bpf_map_lookup_elem((void *)&{d.var}, &{k}); }} if ({v}) {add} }})")
 
 
 def _m(fmt: str) -> Callable[[TableDecl, list[str]], str]:
-    return lambda d, a: fmt.format(m=f"(void *)&{d.name}", a=a)
+    return lambda d, a: fmt.format(m=f"(void *)&{d.var}", a=a)
 
 
 # name -> (min args, max args, expansion)

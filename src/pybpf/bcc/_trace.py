@@ -7,6 +7,7 @@ and add an optional ``timeout`` (seconds) so callers never block forever.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import sys
@@ -35,13 +36,36 @@ class TraceMixin:
     """trace_pipe access for :class:`pybpf.bcc.BPF`."""
 
     tracefile: Any
+    _trace_instance: Any = None
 
     def trace_open(self, nonblocking: bool = False) -> Any:
-        """Open ``<tracefs>/trace_pipe`` (once) and return the file."""
+        """Open ``<tracefs>/trace_pipe`` (once) and return the file.
+
+        The top-level ``trace_pipe`` takes one reader at a time (EBUSY for a second one):
+        when it is busy, a private tracefs instance receiving ``bpf_trace_printk`` lines
+        (:class:`pybpf.events.TraceInstance`) is read instead; :meth:`cleanup` removes it.
+        """
         if self.tracefile is None:
             from .._sys.fs import find_tracefs
 
-            fd = os.open(os.path.join(find_tracefs(), "trace_pipe"), os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+            flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+            tracefs = find_tracefs()
+            try:
+                fd = os.open(os.path.join(tracefs, "trace_pipe"), flags)
+            except OSError as e:
+                if e.errno != errno.EBUSY:
+                    raise
+                from ..events.tracepipe import TraceInstance
+
+                inst = TraceInstance(f"pybpf_bcc_{os.getpid()}_{id(self):x}", tracefs=tracefs)
+                try:
+                    fd = os.open(os.path.join(inst.path, "trace_pipe"), flags)
+                except BaseException:
+                    inst.close()
+                    raise
+                self._trace_instance = inst
+                print(f"pybpf.bcc: {tracefs}/trace_pipe is busy (another reader); reading "
+                      f"bpf_trace_printk output from the private instance {inst.path}", file=sys.stderr)
             self.tracefile = os.fdopen(fd, "rb", buffering=0)
             self._trace_buf = b""
         return self.tracefile
@@ -107,3 +131,6 @@ class TraceMixin:
         if self.tracefile is not None:
             self.tracefile.close()
             self.tracefile = None
+        inst, self._trace_instance = self._trace_instance, None
+        if inst is not None:
+            inst.close()

@@ -179,8 +179,12 @@ class BPF(AttachMixin, TraceMixin):
         obj = compile(self._rw.text, cflags=cflags, include_dirs=[include_dir()], filename=src or None,
                       defines={"LINUX_VERSION_CODE": _kernel_version_code(), "__BCC__": None})
         spec = elf.open(bytes(obj), name="bcc")
+        for d in self._rw.tables.values():
+            ms = spec.maps.get(d.var)
+            if d.cname and ms is not None:
+                ms.name = d.name  # renamed C variable (__bcc_tbl_<name>): the kernel map keeps the BCC name
         log_level = 2 if debug & DEBUG_BPF_REGISTER_STATE else (1 if debug & DEBUG_BPF else 0)
-        pinned = {n: d.pinned.strip().strip('"') for n, d in self._rw.tables.items() if d.pinned}
+        pinned = {d.var: d.pinned.strip().strip('"') for d in self._rw.tables.values() if d.pinned}
         self.module = LazyObject(spec, log_level=log_level, pinned=pinned)
         atexit.register(_cleanup_ref, weakref.ref(self))
         try:
@@ -303,8 +307,10 @@ class BPF(AttachMixin, TraceMixin):
         n = to_str(name)
         if self.module is None:
             raise Error("the BPF module is closed")
-        m = self.module.maps.get(n)
-        ms = self.module.spec.maps.get(n)
+        d = self._rw.tables.get(n)
+        key = d.var if d is not None else n  # a table renamed in C is still b["<BCC name>"]
+        m = self.module.maps.get(key)
+        ms = self.module.spec.maps.get(key)
         if m is None or ms is None or getattr(ms, "internal", False):
             raise KeyError(name)
         if keytype is None:

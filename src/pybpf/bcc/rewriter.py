@@ -18,7 +18,12 @@ scanner (:mod:`._clex`) and replaces them:
   generated from tracefs (:mod:`.tpformat`);
 * kernel ``#include <linux/...>`` lines that pybpf's BCC include directory
   does not provide are dropped: vmlinux.h declares the kernel's types;
-* a GPL license is added when the program has none (BCC's default).
+* a GPL license is added when the program has none (BCC's default);
+* a table whose name is also an ordinary identifier of vmlinux.h (a typedef
+  such as ``config``, an enumerator such as ``DROP``) gets the C variable
+  ``__bcc_tbl_<name>`` and its references (``&config``, ``typeof(config.value)``,
+  method calls) are renamed; :class:`TableDecl` ``.var`` is the C name (the
+  object's map key), the Python side keeps the BCC name.
 
 Line numbers are preserved (replacements keep their newlines and the
 prologue ends with ``#line 1``), so compiler errors point at the user's lines.
@@ -31,14 +36,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from typing import Callable, Optional, Sequence
+from typing import Callable, Container, Optional, Sequence, Union
 
 from ..errors import CompileError
 from . import _clex as cl
 from ._maps import TABLE_MACROS, TableDecl, TableMacroError, expand_method, map_definition, parse_table
 from .tpformat import read_format, tracepoint_struct
 
-__all__ = ["Rewritten", "FuncInfo", "rewrite", "section_for", "PLACEHOLDER_SECTION", "include_dir"]
+__all__ = ["Rewritten", "FuncInfo", "rewrite", "section_for", "PLACEHOLDER_SECTION", "include_dir",
+           "vmlinux_identifier", "TABLE_VAR_PREFIX"]
+
+TABLE_VAR_PREFIX = "__bcc_tbl_"
 
 PLACEHOLDER_SECTION = "kprobe"  # unprefixed programs: retyped by load_func before loading
 _KERNEL_DIRS = {"linux", "uapi", "net", "asm", "asm-generic", "bcc", "trace", "generated", "crypto", "scsi",
@@ -57,6 +65,32 @@ _NOT_TYPES = {"return", "sizeof", "else", "case", "goto", "typeof", "__typeof__"
 def include_dir() -> str:
     """pybpf's BCC headers (``bcc_compat.h``, ``linux/sched.h``, ``bcc/proto.h``...)."""
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+
+
+_enumerators: Optional[frozenset[str]] = None
+
+
+def vmlinux_identifier(name: str) -> bool:
+    """True if vmlinux.h (generated from the running kernel's BTF) declares ``name`` as an
+    ordinary identifier: a typedef or an enumerator (struct/union/enum tags do not clash)."""
+    global _enumerators
+    try:
+        from ..btf import BTF
+        from ..btf.types import Kind
+
+        btf = BTF.load_vmlinux()
+        if btf.find_all(name, Kind.TYPEDEF):
+            return True
+        if _enumerators is None:
+            names: set[str] = set()
+            first = btf.last_id - len(btf) + 1
+            for tid in range(first, btf.last_id + 1):
+                if btf.kind_of(tid) in (Kind.ENUM, Kind.ENUM64):
+                    names.update(v.name for v in btf[tid].values)  # type: ignore[attr-defined]
+            _enumerators = frozenset(names)
+        return name in _enumerators
+    except Exception:  # no kernel BTF: nothing to clash with
+        return False
 
 
 @dataclasses.dataclass
@@ -144,8 +178,9 @@ def _match_open(m: str, close: int) -> int:
 
 class _Rewriter:
     def __init__(self, source: str, filename: str, tp_format: Callable[[str, str], str],
-                 include_dirs: Sequence[str], page_size: int) -> None:
+                 include_dirs: Sequence[str], page_size: int, reserved: Callable[[str], bool]) -> None:
         self.src = source
+        self.reserved = reserved
         self.filename = filename
         self.tp_format = tp_format
         self.include_dirs = list(include_dirs)
@@ -192,6 +227,8 @@ class _Rewriter:
                     d.max_entries = d.max_entries.replace("__BCC_PAGE_SIZE", str(self.page_size))
                 if d.name in self.tables:
                     raise TableMacroError(f"table {d.name!r} declared twice")
+                if self.reserved(d.name):
+                    d.cname = TABLE_VAR_PREFIX + d.name
                 self.edit(mt.start(), close + 1, map_definition(d, self.tables))
             except TableMacroError as e:
                 raise self.err(mt.start(), str(e)) from None
@@ -219,6 +256,7 @@ class _Rewriter:
             args = []
             for a, b in cl.split_args(m, open_ + 1, close):
                 sub = self._calls(code[a:b], m[a:b], base + a, pat)
+                sub += [e for e in self._ident_edits(m[a:b], base + a) if not _overlaps(e, sub)]
                 args.append(_apply(code[a:b], sub))
             d = self.tables[mt.group(1)]
             try:
@@ -238,6 +276,47 @@ class _Rewriter:
                 self.edit(a, b, repl)
         except _Error as e:
             raise self.err(e.pos, str(e)) from None
+
+    # ------------------------------------------------------- renamed tables
+    def _ident_edits(self, m: str, base: int) -> list[tuple[int, int, str]]:
+        """References to renamed tables in ``m`` (masked text at ``base``): (start, end, C name)."""
+        renamed = {n: d.cname for n, d in self.tables.items() if d.cname}
+        if not renamed:
+            return []
+        names = "|".join(sorted((re.escape(n) for n in renamed), key=len, reverse=True))
+        out = []
+        for mt in re.finditer(rf"(?<![\w.])({names})(?!\w)", m):
+            before = m[:mt.start()].rstrip()
+            if before.endswith("->") or re.search(r"(?<!\w)(?:struct|union|enum)$", before):
+                continue  # a member or a tag, not the table
+            at = base + mt.start()
+            if self._in_record_body(at):
+                continue  # a struct/union member declaration
+            if cl.in_spans(at, self.dspans):
+                d0 = max((a for a, b in self.dspans if a <= at < b), default=at)
+                if not re.match(r"#\s*define\b", self.m[d0:at].lstrip()):
+                    continue  # #include <linux/config.h>, #ifdef ...: not a C reference
+            out.append((mt.start(), mt.end(), renamed[mt.group(1)]))
+        return out
+
+    def _in_record_body(self, pos: int) -> bool:
+        depth = 0
+        for j in range(pos - 1, -1, -1):
+            c = self.m[j]
+            if c == "}":
+                depth += 1
+            elif c == "{":
+                if depth == 0:
+                    head = self.m[max(0, j - 200):j]
+                    return re.search(r"\b(?:struct|union)\s*(?:__attribute__\s*\(\(.*?\)\)\s*)?\w*\s*$",
+                                     head) is not None
+                depth -= 1
+        return False
+
+    def idents_pass(self) -> None:
+        for a, b, name in self._ident_edits(self.m, 0):
+            if not _overlaps((a, b, name), self.edits):
+                self.edits.append((a, b, name))
 
     # ------------------------------------------------------- event record types
     def _decl_type(self, ident: str, before: int, pointer: bool) -> Optional[str]:
@@ -422,6 +501,7 @@ class _Rewriter:
         self.tables_pass()
         self.methods_pass()
         self.functions_pass()
+        self.idents_pass()
         self.includes_pass()
         structs = self.tracepoint_structs()
         body = _apply(self.code, self.edits)
@@ -435,6 +515,11 @@ class _Rewriter:
         prologue = ('#include "vmlinux.h"\n#include <bcc_compat.h>\n' + prelude + structs + f'#line 1 "{name}"\n')
         return Rewritten(prologue + body, self.filename, self.tables, self.functions, self.tracepoints,
                          self.event_types, self.dropped)
+
+
+def _overlaps(e: tuple[int, int, str], edits: list[tuple[int, int, str]]) -> bool:
+    a, b = e[0], e[1]
+    return any((a < eb and ea < b) if ea < eb else a < ea < b for ea, eb, _ in edits)
 
 
 def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
@@ -454,7 +539,8 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
 
 
 def rewrite(source: str, *, filename: str = "<text>", tp_format: Optional[Callable[[str, str], str]] = None,
-            include_dirs: Sequence[str] = (), page_size: Optional[int] = None, prelude: str = "") -> Rewritten:
+            include_dirs: Sequence[str] = (), page_size: Optional[int] = None, prelude: str = "",
+            reserved: Union[Callable[[str], bool], Container[str], None] = None) -> Rewritten:
     """Rewrite BCC C ``source`` into libbpf-style C (see the module docs).
 
     ``tp_format(category, event)`` returns a tracepoint's tracefs format text
@@ -462,9 +548,15 @@ def rewrite(source: str, *, filename: str = "<text>", tp_format: Optional[Callab
     directories (their headers are never dropped). Raises
     :class:`~pybpf.errors.CompileError` (``file:line: error: ...``) for
     malformed BCC constructs. ``prelude`` is C placed before the source (line numbers unaffected).
+    ``reserved``: the identifiers a table may not be called in C (a predicate or a set; default
+    :func:`vmlinux_identifier`): such tables become ``__bcc_tbl_<name>`` variables.
     """
     if page_size is None:
         import mmap
 
         page_size = mmap.PAGESIZE
-    return _Rewriter(source, filename, tp_format or read_format, include_dirs, page_size).run(prelude)
+    if reserved is None:
+        reserved = vmlinux_identifier
+    elif not callable(reserved):
+        reserved = reserved.__contains__
+    return _Rewriter(source, filename, tp_format or read_format, include_dirs, page_size, reserved).run(prelude)

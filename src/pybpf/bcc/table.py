@@ -44,11 +44,15 @@ def _to_bytes(obj: Any, ctype: Any, size: int, what: str) -> bytes:
         b = ct.string_at(ct.addressof(ctype(obj)), ct.sizeof(ctype))
     else:
         raise TypeError(f"{what} must be a ctypes object, bytes or an int, not {type(obj).__name__}")
+    return _fit(b, size)
+
+
+def _fit(b: bytes, size: int) -> bytes:
+    """``b`` zero-padded or cut to ``size`` bytes: BCC copies ``sizeof(Key)``/``sizeof(Leaf)`` bytes
+    from whatever ctypes object it is given (a 13-byte ``create_string_buffer`` into a ``char[12]``)."""
     if len(b) < size:
-        b = b + bytes(size - len(b))
-    elif len(b) > size:
-        raise ValueError(f"{what} has {len(b)} bytes, the table's is {size}")
-    return b
+        return b + bytes(size - len(b))
+    return b[:size]
 
 
 def _from_bytes(ctype: Any, raw: bytes) -> Any:
@@ -193,7 +197,8 @@ class TableBase(MutableMapping):  # type: ignore[type-arg]
             raise ValueError("Array's length is wrong")
         b = ct.string_at(ct.addressof(arr), ct.sizeof(arr))
         if len(b) != n * size:
-            raise ValueError(f"{what}: elements must be {size} bytes each")
+            elem = len(b) // n  # elements of another size: each cut or zero-padded, as BCC does
+            b = b"".join(_fit(b[i * elem:(i + 1) * elem], size) for i in range(n))
         return b, n
 
     def items_delete_batch(self, ct_keys: Any = None) -> None:
