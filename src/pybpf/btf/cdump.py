@@ -146,8 +146,6 @@ class CDumper(DeclMixin):
         track = order is None
         oget = ostate.__getitem__
         for i in ids:
-            if track:
-                self._top = i
             if ostate[i] == _ORDERED:
                 continue  # ordered types emit nothing new at top level
             k = kind[i]
@@ -161,6 +159,8 @@ class CDumper(DeclMixin):
                     continue
             queue: list[int] = []
             self._queue = queue
+            if track:
+                self._top = i  # only _order_type reads it
             order_type(i, False)
             for q in queue:
                 emit(q, 0)
@@ -558,21 +558,18 @@ class CDumper(DeclMixin):
             p("".join(map((ind + "{};").format, decls)))
             off = moffs[-1] + sizes[-1] * 8
         else:
-            align_of = self.align_of
+            align_of, pad, lvl1 = self.align_of, self._bit_padding, lvl + 1
             off = 0
             prev_bf = False
-            for i, decl in enumerate(decls):
-                moff = moffs[i]
-                m_sz = bits[i] if bits is not None else 0
+            for decl, moff, m_sz, sz, mt in zip(decls, moffs, bits if bits is not None else repeat(0), sizes, mts):
                 if off < moff:
-                    self._bit_padding(off, moff, 1 if packed else align_of(mts[i]), prev_bf and m_sz != 0, lvl + 1)
+                    pad(off, moff, 1 if packed else align_of(mt), prev_bf and m_sz != 0, lvl1)
                 if m_sz:
                     p(f"{ind}{decl}: {m_sz};")
                     off = moff + m_sz
                     prev_bf = True
                 else:
                     p(f"{ind}{decl};")
-                    sz = sizes[i]
                     off = moff + (sz * 8 if sz > 0 else 0)
                     prev_bf = False
         if is_struct and off < size * 8:

@@ -60,7 +60,10 @@ class Tables:
             if offs is None or len(offs) != len(level):
                 offs = _scan(words)
             data.extend(map(add, offs, repeat(len(w) + 3)))
-            w.extend(words)
+            if w:
+                w.extend(words)
+            else:
+                w = words
             sec = level.data[sstart:sstart + slen]
             strs.update(_strings(sec, str_base))
             raw_strs.append((str_base, sec))
