@@ -131,6 +131,24 @@ def _ref_repr(ref: Ref) -> str:
     return f"#{ref}"
 
 
+class _TypeRef:
+    """``type`` / ``type_id`` for anything holding one type reference (``_type``, owned by ``_btf``)."""
+
+    __slots__ = ()
+    _btf: Any
+    _type: "Ref"
+
+    @property
+    def type(self) -> "Type":
+        """The referenced type (decoded on demand)."""
+        return _deref(self._btf, self._type)
+
+    @property
+    def type_id(self) -> int | None:
+        """The referenced type's id."""
+        return _ref_id(self._type)
+
+
 class Type:
     """Base class of all BTF types.
 
@@ -292,7 +310,7 @@ class TypeTag(_RefType):
         self.attribute = attribute
 
 
-class Array(Type):
+class Array(_TypeRef, Type):
     """``type[nelems]``, indexed by ``index_type``."""
 
     __slots__ = ("_type", "_index_type", "nelems")
@@ -303,16 +321,6 @@ class Array(Type):
         self._type = type
         self._index_type = index_type
         self.nelems = nelems
-
-    @property
-    def type(self) -> Type:
-        """Element type."""
-        return _deref(self._btf, self._type)
-
-    @property
-    def type_id(self) -> int | None:
-        """Element type id."""
-        return _ref_id(self._type)
 
     @property
     def index_type(self) -> Type:
@@ -328,7 +336,7 @@ class Array(Type):
         return f"type={_ref_repr(self._type)}, nelems={self.nelems}"
 
 
-class Member:
+class Member(_TypeRef):
     """A struct/union member. ``bit_offset`` from the start of the struct;
     ``bitfield_size`` is 0 unless the member is a bitfield."""
 
@@ -340,16 +348,6 @@ class Member:
         self.bit_offset = bit_offset
         self.bitfield_size = bitfield_size
         self._btf: Any = None
-
-    @property
-    def type(self) -> Type:
-        """Member type."""
-        return _deref(self._btf, self._type)
-
-    @property
-    def type_id(self) -> int | None:
-        """Member type id."""
-        return _ref_id(self._type)
 
     @property
     def byte_offset(self) -> int:
@@ -502,7 +500,7 @@ class Func(Type):
         return f"name={self.name!r}, proto={_ref_repr(self._type)}, linkage={ln}"
 
 
-class Param:
+class Param(_TypeRef):
     """A function parameter; a trailing ``Param("", 0)`` marks ``...``."""
 
     __slots__ = ("name", "_type", "_btf")
@@ -511,16 +509,6 @@ class Param:
         self.name = name
         self._type = type
         self._btf: Any = None
-
-    @property
-    def type(self) -> Type:
-        """Parameter type."""
-        return _deref(self._btf, self._type)
-
-    @property
-    def type_id(self) -> int | None:
-        """Parameter type id."""
-        return _ref_id(self._type)
 
     def __repr__(self) -> str:
         return f"Param(name={self.name!r}, type={_ref_repr(self._type)})"
@@ -562,7 +550,7 @@ class FuncProto(Type):
         return f"return_type={_ref_repr(self._type)}, {len(self.params)} params"
 
 
-class Var(Type):
+class Var(_TypeRef, Type):
     """A variable (in a :class:`Datasec`)."""
 
     __slots__ = ("_type", "linkage")
@@ -573,22 +561,12 @@ class Var(Type):
         self._type = type
         self.linkage = _linkage(linkage)
 
-    @property
-    def type(self) -> Type:
-        """The variable's type."""
-        return _deref(self._btf, self._type)
-
-    @property
-    def type_id(self) -> int | None:
-        """The variable's type id."""
-        return _ref_id(self._type)
-
     def _fields(self) -> str:
         ln = self.linkage.name.lower() if isinstance(self.linkage, Linkage) else self.linkage
         return f"name={self.name!r}, type={_ref_repr(self._type)}, linkage={ln}"
 
 
-class VarSecinfo:
+class VarSecinfo(_TypeRef):
     """One variable of a :class:`Datasec`: ``type`` (a Var or Func) at ``offset``, ``size`` bytes."""
 
     __slots__ = ("_type", "offset", "size", "_btf")
@@ -598,16 +576,6 @@ class VarSecinfo:
         self.offset = offset
         self.size = size
         self._btf: Any = None
-
-    @property
-    def type(self) -> Type:
-        """The Var (or Func) this entry describes."""
-        return _deref(self._btf, self._type)
-
-    @property
-    def type_id(self) -> int | None:
-        """Its id."""
-        return _ref_id(self._type)
 
     def __repr__(self) -> str:
         return f"VarSecinfo(type={_ref_repr(self._type)}, offset={self.offset}, size={self.size})"
@@ -642,7 +610,7 @@ class Float(Type):
         return f"name={self.name!r}, size={self.size}"
 
 
-class DeclTag(Type):
+class DeclTag(_TypeRef, Type):
     """``btf_decl_tag(name)`` on ``type``; ``component_idx`` is -1 for the type itself,
     else the member/parameter index. ``attribute`` is the kind_flag."""
 
@@ -654,16 +622,6 @@ class DeclTag(Type):
         self._type = type
         self.component_idx = component_idx
         self.attribute = attribute
-
-    @property
-    def type(self) -> Type:
-        """The tagged type."""
-        return _deref(self._btf, self._type)
-
-    @property
-    def type_id(self) -> int | None:
-        """The tagged type's id."""
-        return _ref_id(self._type)
 
     def _fields(self) -> str:
         return f"name={self.name!r}, type={_ref_repr(self._type)}, component_idx={self.component_idx}"
