@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import platform
@@ -49,40 +48,16 @@ sys.path.insert(0, str(HERE.parent / "src"))  # run from a checkout without inst
 
 import pybpf  # noqa: E402
 from pybpf.btf.spec import BTF  # noqa: E402
+from _cref import INSTALL_HINT, build_libbpf_ref, cached_build, die, libbpf_version  # noqa: E402
 
 C_SRC = HERE / "c" / "load_ref.c"
 BPF_SRC = HERE / "c" / "core_tool.bpf.c"
-BUILD = HERE / "_build"
 VMLINUX = "/sys/kernel/btf/vmlinux"
 TARGET = 1.5
-INSTALL_HINT = "install a C compiler, clang and libbpf headers, e.g.: sudo apt-get install gcc clang libbpf-dev"
-
-
-def die(msg: str, code: int = 2) -> None:
-    print(f"bench/load.py: {msg}", file=sys.stderr)
-    sys.exit(code)
-
-
-def _cached_build(name: str, src: Path, cmd: Callable[[Path], list[str]], what: str) -> Path:
-    data = src.read_bytes() + " ".join(cmd(Path("OUT"))).encode()
-    out = BUILD / f"{name}-{hashlib.sha256(data).hexdigest()[:12]}"
-    if out.exists():
-        return out
-    BUILD.mkdir(exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    r = subprocess.run(cmd(tmp), capture_output=True, text=True)
-    if r.returncode != 0:
-        die(f"building the {what} failed ({' '.join(cmd(tmp))}):\n{r.stderr.strip()}\n{INSTALL_HINT}")
-    tmp.replace(out)
-    return out
 
 
 def build_ref() -> Path:
-    cc = shutil.which(os.environ.get("CC") or "cc") or shutil.which("gcc")
-    if not cc:
-        die(f"no C compiler found (needed for the libbpf reference); {INSTALL_HINT}")
-    return _cached_build("load_ref", C_SRC, lambda o: [cc, "-O2", "-Wall", "-o", str(o), str(C_SRC), "-lbpf"],
-                         "libbpf reference")
+    return build_libbpf_ref(C_SRC, "load_ref")
 
 
 def build_obj() -> Path:
@@ -90,18 +65,9 @@ def build_obj() -> Path:
     if not clang:
         die(f"clang not found (set PYBPF_CLANG); {INSTALL_HINT}")
     arch = os.uname().machine
-    return _cached_build("core_tool.bpf.o", BPF_SRC, lambda o: [
+    return cached_build("core_tool.bpf.o", BPF_SRC, lambda o: [
         clang, "-target", "bpf", "-O2", "-g", "-c", f"-I/usr/include/{arch}-linux-gnu", str(BPF_SRC), "-o", str(o)],
         "CO-RE test object")
-
-
-def libbpf_version() -> str:
-    try:
-        txt = Path("/usr/include/bpf/libbpf_version.h").read_text()
-        nums = [ln.split()[-1] for ln in txt.splitlines() if ln.startswith("#define LIBBPF_M")]
-        return ".".join(nums[:2])
-    except OSError:
-        return "?"
 
 
 # ---------------------------------------------------------------------- measurements

@@ -40,11 +40,9 @@ Needs gcc and libbpf-dev (apt-get install gcc libbpf-dev); numpy for the batch r
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import threading
@@ -55,49 +53,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))  # run from a checkout without installing
 
 import pybpf  # noqa: E402
+from _cref import build_libbpf_ref, die, libbpf_version  # noqa: E402
 from pybpf.events import RingBuffer  # noqa: E402
 from pybpf.events import _producers as producers  # noqa: E402
 
 C_SRC = HERE / "c" / "ringbuf_ref.c"
-BUILD = HERE / "_build"
-INSTALL_HINT = "install a C compiler and libbpf headers, e.g.: sudo apt-get install gcc libbpf-dev"
 SIZES = (64, 16)
-
-
-def die(msg: str, code: int = 2) -> None:
-    print(f"bench/ringbuf.py: {msg}", file=sys.stderr)
-    sys.exit(code)
 
 
 def build_ref() -> Path:
     """Compile ringbuf_ref.c (cached by source hash) and return the binary path."""
-    cc = shutil.which(os.environ.get("CC") or "cc") or shutil.which("gcc")
-    if not cc:
-        die(f"no C compiler found (needed for the libbpf reference); {INSTALL_HINT}")
-    src = C_SRC.read_bytes()
-    out = BUILD / f"ringbuf_ref-{hashlib.sha256(src).hexdigest()[:12]}"
-    if out.exists():
-        return out
-    BUILD.mkdir(exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    r = subprocess.run([cc, "-O2", "-Wall", "-o", str(tmp), str(C_SRC), "-lbpf", "-lpthread"],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        err = r.stderr.strip()
-        if "bpf/libbpf.h" in err or "bpf/bpf.h" in err or "-lbpf" in err or "cannot find" in err:
-            die(f"libbpf development files missing ({err.splitlines()[0]}); {INSTALL_HINT}")
-        die(f"compiling {C_SRC} failed:\n{err}")
-    tmp.replace(out)
-    return out
-
-
-def libbpf_version() -> str:
-    try:
-        txt = Path("/usr/include/bpf/libbpf_version.h").read_text()
-        nums = [ln.split()[-1] for ln in txt.splitlines() if ln.startswith("#define LIBBPF_M")]
-        return ".".join(nums[:2])
-    except OSError:
-        return "?"
+    return build_libbpf_ref(C_SRC, "ringbuf_ref", ("-lpthread",))
 
 
 PIN: tuple[int, int] | None = None  # (consumer CPU, producer CPU) with --pin
