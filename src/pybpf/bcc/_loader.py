@@ -124,6 +124,9 @@ def _pin_by_name(spec: ObjectSpec, pinned: dict[str, str]) -> Optional[str]:
         ms.pinning = LIBBPF_PIN_BY_NAME
         ms.name = os.path.basename(path)
     root = dirs.pop()
+    from .._sys.fs import ensure_bpffs_for
+
+    ensure_bpffs_for(next(iter(pinned.values())))  # mounts /sys/fs/bpf if needed, creates the directory
     os.makedirs(root, exist_ok=True)
     return root
 
