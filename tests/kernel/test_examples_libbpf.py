@@ -15,7 +15,6 @@ deletes them); the autouse leak check covers programs, maps, links and fds.
 from __future__ import annotations
 
 import os
-import queue
 import re
 import shutil
 import signal
@@ -31,6 +30,7 @@ import pybpf
 from pybpf.compile import toolchain, vmlinux
 from pybpf.links import kprobe as kprobe_mod
 from pybpf.links import net
+import example_script
 from netns import VethPair, netns_names, ns, veth  # noqa: F401  (fixtures)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -81,56 +81,9 @@ def _run(module, argv, capsys) -> tuple[int, str, str]:
     return rc, out, err
 
 
-class Script:
-    """An example run as a script (``python3 examples/x.py ...``), stdout read line by line."""
-
+class Script(example_script.Script):
     def __init__(self, name: str, *args: str) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.p = subprocess.Popen([sys.executable, str(EXAMPLES / name), *args], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env)
-        self.lines: list[str] = []
-        self._q: queue.Queue[str | None] = queue.Queue()
-        self._t = threading.Thread(target=self._pump, daemon=True)
-        self._t.start()
-
-    def _pump(self) -> None:
-        assert self.p.stdout is not None
-        for line in self.p.stdout:
-            self._q.put(line.rstrip("\n"))
-        self._q.put(None)
-
-    def wait_for(self, pattern: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._q.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                line = ""
-            if line is None or time.monotonic() > deadline:
-                rc, out, err = self.stop()
-                pytest.fail(f"no line matching {pattern!r} (exit status {rc}); output:\n{out}\nstderr:\n{err}")
-            self.lines.append(line)
-            if re.search(pattern, line):
-                return line
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, str, str]:
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-        rc = self.p.wait(timeout)
-        self._t.join(timeout)
-        while True:
-            try:
-                line = self._q.get_nowait()
-            except queue.Empty:
-                break
-            if line is not None:
-                self.lines.append(line)
-        err = self.p.stderr.read() if self.p.stderr else ""
-        if self.p.stdout:
-            self.p.stdout.close()
-        if self.p.stderr:
-            self.p.stderr.close()
-        return rc, "\n".join(self.lines), err
+        super().__init__(EXAMPLES / name, *args)
 
 
 # ===================================================================== common
