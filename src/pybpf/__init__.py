@@ -9,8 +9,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-import importlib
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 from .errors import (
     AssemblerError,
@@ -45,6 +46,8 @@ _LAZY: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
+    import importlib  # here, not at the top: the CLI's start-up does not need it
+
     if name == "links":
         # the pybpf.links package: callable (pybpf.links() lists kernel links) and holds attach_*
         return importlib.import_module(".links", __name__)

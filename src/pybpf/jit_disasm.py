@@ -7,7 +7,7 @@ AT&T syntax on x86-64, one instruction per line as ``"%4x:\\t<mnemonic>\\t<opera
 
 from __future__ import annotations
 
-import platform
+import os
 from typing import Any, NamedTuple
 
 from .errors import Error, NotSupportedError
@@ -72,7 +72,7 @@ def _engine(arch: str) -> Any:
 def disassemble(code: bytes, address: int = 0, arch: str | None = None) -> list[JitInsn]:
     """Decode ``code`` (loaded at ``address``) into instructions; undecodable bytes come
     out as ``.byte`` entries so the listing always covers the whole image."""
-    eng = _engine(arch or platform.machine())
+    eng = _engine(arch or os.uname().machine)
     out: list[JitInsn] = []
     for ins in eng.disasm(bytes(code), address):
         out.append(JitInsn(int(ins.address) - address, bytes(ins.bytes), ins.mnemonic, ins.op_str))

@@ -14,7 +14,6 @@ group leader's (``/proc/<pid>/comm``), as bpftool shows it. Processes whose
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 __all__ = ["ObjRef", "obj_refs", "fd_kind", "KINDS"]
 
@@ -30,11 +29,28 @@ _ALIASES = {"anon_inode:bpf-link": "link"}
 _BY_LINK = {**{v[0]: k for k, v in KINDS.items()}, **_ALIASES}
 
 
-class ObjRef(NamedTuple):
-    """A process holding an fd to a BPF object."""
+class ObjRef(tuple):
+    """A process holding an fd to a BPF object: ``(pid, comm)``.
 
-    pid: int
-    comm: str
+    A tuple subclass rather than ``typing.NamedTuple``: the CLI imports this on
+    every start and ``typing`` alone costs milliseconds.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, pid: int, comm: str) -> "ObjRef":
+        return tuple.__new__(cls, (pid, comm))
+
+    @property
+    def pid(self) -> int:
+        return self[0]
+
+    @property
+    def comm(self) -> str:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"ObjRef(pid={self[0]!r}, comm={self[1]!r})"
 
 
 def fd_kind(fd: int, pid: int | str = "self") -> str | None:

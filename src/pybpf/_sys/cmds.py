@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable
 
 from ..errors import BPFError, NotFoundError
 from .attrs import (

@@ -8,10 +8,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
-import resource
-import threading
-from typing import Any
+from _thread import allocate_lock
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 from ..errors import BPFError, NotFoundError, NotSupportedError, PermissionError_
 from .consts import Cmd
@@ -23,7 +23,7 @@ _syscall.restype = ctypes.c_long
 _SYS_BPF = {"x86_64": 321, "aarch64": 280, "arm64": 280, "riscv64": 280, "s390x": 351, "ppc64le": 361, "i686": 357, "armv7l": 386}
 _SYS_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241, "arm64": 241, "riscv64": 241, "s390x": 331, "ppc64le": 319, "i686": 336, "armv7l": 364}
 
-_machine = platform.machine()
+_machine = os.uname().machine
 try:
     NR_BPF = _SYS_BPF[_machine]
     NR_PERF_EVENT_OPEN = _SYS_PERF_EVENT_OPEN[_machine]
@@ -109,7 +109,7 @@ def bpf(cmd: int, attr: Any, size: int | None = None) -> int:
 
 
 # --- RLIMIT_MEMLOCK: kernels < 5.11 charge BPF memory against it ------------------
-_memlock_lock = threading.Lock()
+_memlock_lock = allocate_lock()
 _memlock_done = False
 
 
@@ -136,6 +136,8 @@ def bump_memlock_rlimit_once() -> bool:
         _memlock_done = True
         if _kernel_version() >= (5, 11):
             return False
+        import resource
+
         try:
             soft, _hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
             if soft != resource.RLIM_INFINITY:

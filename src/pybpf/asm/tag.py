@@ -15,7 +15,7 @@ signed BPF programs); the tag is the first 8 bytes of it, as 16 hex digits.
 from __future__ import annotations
 
 import hashlib
-import platform
+import os
 import re
 import struct
 from typing import Any, Iterable
@@ -32,7 +32,7 @@ _SLOT = struct.Struct("<BBhi")
 def tag_algorithm_for_kernel(release: str | None = None) -> str:
     """``"sha256"`` for Linux >= 6.18, else ``"sha1"`` (default: the running kernel)."""
     if release is None:
-        release = platform.release()
+        release = os.uname().release
     m = re.match(r"^(\d+)\.(\d+)", release)
     if not m:
         return "sha256"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import ctypes as ct
 import os
-import platform
 import re
 import select
 import sys
@@ -56,7 +55,7 @@ _Function = Function
 
 
 def _kernel_version_code() -> int:
-    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", platform.release())
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
     if not m:
         return 0
     a, b, c = (int(x or 0) for x in m.groups())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Sequence
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Sequence
 
 
 class Context:
@@ -92,7 +94,8 @@ class Args:
             raise usage_error(f"what is '{self.peek()}'?")
 
 
-Verb = Callable[[Context, Args], int]
+if TYPE_CHECKING:  # pragma: no cover
+    Verb = Callable[[Context, Args], int]
 
 
 def select(ctx: Context, obj: str, verbs: Sequence[tuple[str, Verb]], words: list[str], help_text: str) -> int:

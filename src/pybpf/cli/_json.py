@@ -8,7 +8,9 @@ elements (``"map_ids": [3,4\\n        ]``).
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 __all__ = ["dumps", "Raw", "quote"]
 

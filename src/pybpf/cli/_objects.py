@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 from .._sys import cmds
 from .._sys.info import ProgInfo

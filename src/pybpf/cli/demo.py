@@ -20,7 +20,9 @@ from __future__ import annotations
 import os
 import struct
 import time
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable
 
 from .. import MapType, ProgramType, asm, features
 from ..asm import R0, R1, R2, R6, R7, R10

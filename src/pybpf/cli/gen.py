@@ -5,7 +5,11 @@ from __future__ import annotations
 import sys
 
 from ..errors import Error
-from ._common import Args, CLIError, Context, Verb, is_prefix, select
+from ._common import Args, CLIError, Context, is_prefix, select
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from ._common import Verb
 
 HELP = """Usage: pybpf gen skeleton FILE [name OBJECT_NAME]
        pybpf gen min_core_btf INPUT OUTPUT OBJECT [OBJECT...]

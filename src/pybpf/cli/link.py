@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ctypes
-import socket
 import sys
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 from .._sys import cmds
 from .._sys.consts import AttachType, LinkType, ProgramType
@@ -90,6 +91,8 @@ def _attach(v: int) -> str:
 
 
 def _ifname(ifindex: int) -> str:
+    import socket  # only links that name an interface need it
+
     try:
         return socket.if_indextoname(ifindex)
     except OSError:

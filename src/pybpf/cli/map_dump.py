@@ -10,7 +10,9 @@ error lines (``value: <no entry>``). Maps with BTF print typed values when
 from __future__ import annotations
 
 import sys
-from typing import Any, Iterator
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Iterator
 
 from .._sys import cmds
 from .._sys.consts import MapType

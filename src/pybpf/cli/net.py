@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import socket
 import sys
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 from .._sys import cmds
 from .._sys import netlink as nl

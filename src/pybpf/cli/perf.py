@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 from ._common import Args, CLIError, Context, select
 

@@ -6,7 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 from .._sys import cmds
 from ..errors import BPFError

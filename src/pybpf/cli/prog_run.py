@@ -5,7 +5,9 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from typing import Any, BinaryIO
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, BinaryIO
 
 from ..errors import BPFError, Error
 from ._common import Args, CLIError, Context, is_prefix, strerror, strtoul

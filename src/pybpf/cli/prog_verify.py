@@ -15,7 +15,9 @@ import os
 import re
 import struct
 import sys
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 from ..errors import Error, VerifierError
 from ._common import Args, CLIError, Context, is_prefix

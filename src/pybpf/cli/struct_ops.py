@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable
 
 from .._sys import cmds
 from .._sys.consts import MapType
@@ -27,7 +29,8 @@ HELP = """Usage: pybpf struct_ops { show | list } [STRUCT_OPS_MAP]
 """
 
 _PREFIX = "bpf_struct_ops_"
-Work = Callable[[int, Any, Any], "Any"]
+if TYPE_CHECKING:  # pragma: no cover
+    Work = Callable[[int, Any, Any], "Any"]
 
 
 class _Kernel:

@@ -19,7 +19,7 @@ import ctypes
 import functools
 import errno
 import mmap as _mmap
-import platform
+import os
 import select
 from typing import Any, Callable
 
@@ -34,7 +34,7 @@ DISCARD_BIT = 1 << 30  # BPF_RINGBUF_DISCARD_BIT: record discarded, skip it
 LEN_MASK = DISCARD_BIT - 1
 HDR_SZ = 8  # BPF_RINGBUF_HDR_SZ: u32 len (+ flag bits), u32 page offset
 
-TSO = platform.machine() in ("x86_64", "AMD64", "i386", "i686")
+TSO = os.uname().machine in ("x86_64", "AMD64", "i386", "i686")
 
 
 def _make_fence() -> Callable[[], None] | None:

@@ -23,7 +23,6 @@ import errno
 import fnmatch
 import functools
 import os
-import platform
 from typing import Any, Sequence
 
 from .._sys import cmds, perf
@@ -93,7 +92,7 @@ _ARCH_PREFIX = {"x86_64": "x64", "i686": "ia32", "aarch64": "arm64", "arm64": "a
 @functools.lru_cache(maxsize=None)
 def syscall_prefix(kallsyms: str = "/proc/kallsyms") -> str:
     """The syscall entry prefix: ``__x64_sys_`` etc. when the kernel has syscall wrappers, else ``sys_``."""
-    arch = _ARCH_PREFIX.get(platform.machine(), "")
+    arch = _ARCH_PREFIX.get(os.uname().machine, "")
     want = f"__{arch}_sys_bpf" if arch else ""
     try:
         with open(kallsyms) as f:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import platform
+import os
 import re
 import struct
 import threading
@@ -81,7 +81,7 @@ def _reg_off(arch: str, reg: str) -> int:
 
 
 def _arch(arch: str | None) -> str:
-    a = arch or platform.machine()
+    a = arch or os.uname().machine
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(a, a)
 
 

@@ -1,0 +1,52 @@
+"""The CLI's start-up path stays lean: listing verbs import only what they need.
+
+A Python process cannot start as fast as bpftool (a ~1 ms C binary), so every
+module the common verbs import counts (``bench/cli.py`` prints the wall times).
+This checks the mechanism, not the time: modules that cost milliseconds and
+that listings never use must not be imported by them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+# stdlib modules that cost milliseconds to import and that listings never need
+_HEAVY_STDLIB = {"typing", "platform", "threading", "json", "datetime", "subprocess", "argparse", "importlib",
+                 "inspect", "dataclasses", "pathlib", "tempfile", "hashlib", "asyncio", "socket", "selectors",
+                 "zlib"}
+# pybpf layers a listing never touches
+_HEAVY_PYBPF = ("pybpf.btf", "pybpf.elf", "pybpf.asm", "pybpf.object", "pybpf.compile", "pybpf.bcc",
+                "pybpf.links", "pybpf.events", "pybpf.map", "pybpf.prog", "pybpf.features")
+
+# the child reports sys.modules with repr() so that reporting imports nothing
+_CHILD = r"""
+import sys
+from pybpf.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+sys.stdout.flush()
+sys.stderr.write("\n@@" + repr(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("verb", [["prog", "list"], ["map", "list"], ["link", "list"], ["btf", "list"],
+                                  ["--version"]])
+def test_listing_verbs_import_little(verb):
+    r = subprocess.run([sys.executable, "-c", _CHILD, *verb], capture_output=True, text=True, timeout=60)
+    mods = set(eval(r.stderr.rsplit("@@", 1)[1]))  # noqa: S307 - our own child's repr of a list of str
+    assert not mods & _HEAVY_STDLIB, sorted(mods & _HEAVY_STDLIB)
+    bad = sorted(m for m in mods if m.startswith(_HEAVY_PYBPF))
+    assert not bad, bad
+
+
+def test_lazy_package_attributes_still_work():
+    r = subprocess.run([sys.executable, "-c", "import pybpf, json; print(json.dumps([pybpf.Map.__name__, "
+                        "pybpf.ProgramType.XDP.name, callable(pybpf.links)]))"],
+                       capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(r.stdout) == ["Map", "XDP", True]
