@@ -50,3 +50,20 @@ def test_lazy_package_attributes_still_work():
                         "pybpf.ProgramType.XDP.name, callable(pybpf.links)]))"],
                        capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(r.stdout) == ["Map", "XDP", True]
+
+
+def test_fast_built_constants_are_real_enums():
+    """consts builds its enums from plain bodies (faster start-up); they must stay real enums."""
+    import enum
+    import pickle
+
+    from pybpf._sys import consts as c
+
+    assert issubclass(c.ProgramType, enum.IntEnum) and issubclass(c.MapFlags, enum.IntFlag)
+    assert c.ProgramType(6) is c.ProgramType.XDP and c.ProgramType["XDP"] == 6
+    assert c.ProgramType.__doc__ and c.ProgramType.__module__ == "pybpf._sys.consts"
+    assert repr(c.MapFlags(3)) == "<MapFlags.NO_PREALLOC|NO_COMMON_LRU: 3>"
+    assert int(c.MapFlags(1 << 30)) == 1 << 30  # unknown bits are kept, as IntFlag does
+    assert pickle.loads(pickle.dumps(c.AttachType.XDP)) is c.AttachType.XDP
+    with pytest.raises(ValueError):
+        c.ProgramType(999)
