@@ -16,7 +16,8 @@ from .. import __version__
 from ..errors import Error
 from ._common import Context, CLIError, is_prefix, usage_error
 
-OBJECTS: dict[str, str] = {  # bpftool's order: prefixes pick the first match ("p" is prog)
+OBJECTS: dict[str, str] = {  # bpftool's order: prefixes pick the first match ("p" is prog, "b" batch)
+    "batch": "pybpf.cli.batch",
     "prog": "pybpf.cli.prog",
     "map": "pybpf.cli.map",
     "link": "pybpf.cli.link",
@@ -35,6 +36,7 @@ OBJECTS: dict[str, str] = {  # bpftool's order: prefixes pick the first match ("
 }
 
 USAGE = """Usage: pybpf [OPTIONS] OBJECT { COMMAND | help }
+       pybpf batch file FILE
        pybpf version
        OBJECT := { prog | map | link | cgroup | perf | net | feature | btf | gen | struct_ops | iter |
                    compile | trace_pipe | demo }
@@ -126,9 +128,7 @@ def _dispatch(ctx: Context, rest: list[str]) -> int:
     matches = [k for k in OBJECTS if k.startswith(obj)][:1]  # bpftool: first match in table order
     if not matches and (obj == "V" or "version".startswith(obj)):
         if ctx.json:
-            import json
-
-            print(json.dumps({"version": __version__, "features": {"libbpf_strict": False}}))
+            ctx.emit_json({"version": __version__, "features": {"libbpf_strict": False}})
         else:
             print(f"pybpf v{__version__}\nusing pybpf (pure Python, kernel {os.uname().release})")
         return 0

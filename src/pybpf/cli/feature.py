@@ -167,12 +167,18 @@ def _probe(ctx: Context, args: list[str]) -> int:
 
 
 def _list_builtins(ctx: Context, args: list[str]) -> int:
-    groups = {"prog_types": ProgramType, "map_types": MapType, "attach_types": AttachType, "link_types": LinkType}
+    """Every name pybpf knows in a group, from 0 up (``unspec`` included, as bpftool lists them)."""
+    groups = ("prog_types", "map_types", "attach_types", "link_types", "helpers")
     if not args or args[0] not in groups:
         raise usage_error(f"expected one of {{{' | '.join(groups)}}}")
-    names = [m.name.lower() for m in groups[args[0]] if m.name != "UNSPEC"]  # type: ignore[attr-defined]
     if args[0] == "helpers":
-        names = []
+        from ..asm.helpers import HelperID
+
+        names = [f"bpf_{h.name}" for h in HelperID]
+    else:
+        enum = {"prog_types": ProgramType, "map_types": MapType, "attach_types": AttachType,
+                "link_types": LinkType}[args[0]]
+        names = [m.name.lower() for m in enum]  # type: ignore[attr-defined]
     if ctx.json:
         ctx.emit_json(names)
     else:
