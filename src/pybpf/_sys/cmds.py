@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable

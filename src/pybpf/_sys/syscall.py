@@ -9,6 +9,7 @@ import ctypes
 import errno
 import os
 from _thread import allocate_lock
+
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any

@@ -10,6 +10,7 @@ error lines (``value: <no entry>``). Maps with BTF print typed values when
 from __future__ import annotations
 
 import sys
+
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Iterator

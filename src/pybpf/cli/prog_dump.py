@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any

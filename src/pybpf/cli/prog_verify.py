@@ -15,6 +15,7 @@ import os
 import re
 import struct
 import sys
+
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any

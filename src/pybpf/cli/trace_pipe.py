@@ -9,6 +9,7 @@ as is); ``-j`` prints one JSON object per line. Ctrl-C ends it quietly (exit 0).
 from __future__ import annotations
 
 import sys
+
 TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up time
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
