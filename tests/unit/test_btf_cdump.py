@@ -74,7 +74,7 @@ def _layout_asserts(d: CDumper, limit: "int | None" = None, seed: int = 0) -> st
         kw = "struct" if t.kind[i] == 4 else "union"
         name = d.type_name(i)
         out.append(f'_Static_assert(sizeof({kw} {name}) == {t.st[i]}, "size of {name}");')
-        w, dd, kf = t.w, t.data[i], t.kflag[i]
+        w, dd, kf = t.w, t.hdr[i] + 3, t.kflag[i]
         for j in range(dd, dd + 3 * t.vlen[i], 3):
             m, off = t.string(w[j]), w[j + 2]
             if not m or (kf and off >> 24):

@@ -32,16 +32,17 @@ output of ~130k vmlinux types fast in pure Python.
 from __future__ import annotations
 
 import gc
-from itertools import chain, compress, repeat
+from itertools import repeat
 from operator import add, and_, itemgetter, mod, mul, rshift
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from ..errors import BTFError
 from .cdump_decl import DeclMixin
+from .cdump_order import ORDERED as _ORDERED, SKIP_TOP as _SKIP_TOP, OrderMixin
 from .cdump_extra import cache_path, cache_store, kfunc_prototypes, sorted_ids, want_cache
 from .cdump_raw import (
     ARRAY as _ARRAY, CONST as _CONST, DATASEC as _DATASEC, DECL_TAG as _DECL_TAG, ENUM as _ENUM,
-    ENUM64 as _ENUM64, FLOAT as _FLOAT, FUNC as _FUNC, FUNC_PROTO as _FUNC_PROTO, FWD as _FWD, INT as _INT,
+    ENUM64 as _ENUM64, FLOAT as _FLOAT, FUNC_PROTO as _FUNC_PROTO, FWD as _FWD, INT as _INT,
     PTR as _PTR, RESTRICT as _RESTRICT, STRUCT as _STRUCT, TYPE_TAG as _TYPE_TAG, TYPEDEF as _TYPEDEF,
     UNION as _UNION, VAR as _VAR, VOLATILE as _VOLATILE, Tables,
 )
@@ -52,19 +53,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["dump_c", "CDumper"]
 
-_NOT_ORDERED, _ORDERING, _ORDERED = 0, 1, 2
 _NOT_EMITTED, _EMITTING, _EMITTED = 0, 1, 2
 
-_MOD_KINDS = frozenset({_VOLATILE, _CONST, _RESTRICT, _TYPE_TAG})
-_COMPOSITE = frozenset({_STRUCT, _UNION})
 _PEEL = frozenset({_PTR, _VOLATILE, _CONST, _RESTRICT, _TYPE_TAG, _ARRAY})
-_EMITTABLE = frozenset({_PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FWD, _TYPEDEF, _VOLATILE, _CONST, _RESTRICT,
-                        _FUNC_PROTO, _TYPE_TAG, _ENUM64})
-_SKIP_TOP = frozenset({_INT, _FLOAT, _FUNC, _VAR, _DATASEC, _DECL_TAG})
 _SIZED = frozenset({_INT, _STRUCT, _UNION, _ENUM, _ENUM64, _DATASEC, _FLOAT})
 _SIZE_FOLLOW = frozenset({_TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _VAR, _DECL_TAG, _TYPE_TAG})
 _ALIGN_FOLLOW = frozenset({_TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _TYPE_TAG})
 _TABS = ["\t" * i for i in range(64)]
+
 _MISSING_BASE_TYPES = {
     "__Poly8_t": "unsigned char",
     "__Poly16_t": "unsigned short",
@@ -83,7 +79,7 @@ def _tabs(lvl: int) -> str:
     return _TABS[lvl] if lvl < len(_TABS) else "\t" * lvl
 
 
-class CDumper(DeclMixin):
+class CDumper(OrderMixin, DeclMixin):
     """Incremental BTF-to-C converter (libbpf's ``struct btf_dump``).
 
     :meth:`dump_type` emits a type and everything it needs that was not
@@ -114,7 +110,8 @@ class CDumper(DeclMixin):
         self._decl_cache_anon: dict[int, str] = {}
         self._anon_inline = False
         self._queue: list[int] = []
-        self._top = 0  # dump_all's position in id order: INT/FLOAT ids below it count as ordered
+        self._top = 0  # the id-order loop's position: PASSED ids below it count as ordered
+        self._protos: "Optional[tuple[list[int], list]]" = None
 
     # ------------------------------------------------------------------ public API
     def text(self) -> str:
@@ -132,66 +129,27 @@ class CDumper(DeclMixin):
 
     def dump_all(self, order: "Iterable[int] | None" = None) -> None:
         """Emit every type (in id order, or ``order``), the way bpftool does."""
-        t = self.t
-        kind, ostate, w, data, st, vlen = t.kind, self._order, t.w, t.data, t.st, t.vlen
-        order_type, emit = self._order_type, self._emit_type
         if order is None:
-            # types that never emit anything at top level only need to become ORDERED
-            # before later types refer to them; _order_type checks _top for that
-            self._top = 0
-            ids: Iterable[int] = compress(range(t.n), map(_EMITTABLE.__contains__, kind))
-        else:
-            self._top = 0
-            ids = order
-        track = order is None
-        oget = ostate.__getitem__
-        for i in ids:
+            self._order_all()
+            return
+        t = self.t
+        kind, ostate = t.kind, self._order
+        order_type, emit = self._order_type, self._emit_type
+        for i in order:
             if ostate[i] == _ORDERED:
                 continue  # ordered types emit nothing new at top level
-            k = kind[i]
-            if k in _SKIP_TOP:
+            if kind[i] in _SKIP_TOP:
                 ostate[i] = _ORDERED
                 continue
-            if k == _FUNC_PROTO:
-                # usually all of a prototype's types are ordered already
-                d = data[i]
-                if ostate[st[i]] == _ORDERED and min(map(oget, w[d + 1:d + 2 * vlen[i]:2]), default=2) == 2:
-                    continue
             queue: list[int] = []
             self._queue = queue
-            if track:
-                self._top = i  # only _order_type reads it
             order_type(i, False)
             for q in queue:
                 emit(q, 0)
-        self._top = 0
 
     # ------------------------------------------------------------------ helpers
     def _warn(self, msg: str) -> None:
         self.warnings.append(msg)
-
-    def _is_referenced(self, type_id: int) -> bool:
-        ref = self._referenced
-        if ref is None:
-            ref = self._referenced = self._mark_referenced()
-        return type_id in ref
-
-    def _mark_referenced(self) -> "set[int]":
-        """Ids referenced by some type (all C-level iteration: vmlinux has ~130k types)."""
-        t = self.t
-        w, kind, vlen, data, st = t.w, t.kind, t.vlen, t.data, t.st
-        simple = frozenset({_PTR, _TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _FUNC, _VAR, _DECL_TAG, _TYPE_TAG})
-        refs = set(compress(st, map(simple.__contains__, kind)))
-        arr = list(map(_ARRAY.__eq__, kind))
-        refs.update(map(w.__getitem__, compress(data, arr)))
-        refs.update(map(w.__getitem__, map(add, compress(data, arr), repeat(1))))
-        wget = w.__getitem__
-        for kinds, first, step in ((_COMPOSITE, 1, 3), (frozenset({_FUNC_PROTO}), 1, 2), (frozenset({_DATASEC}), 0, 3)):
-            mask = list(map(kinds.__contains__, kind))
-            starts = list(map(add, compress(data, mask), repeat(first)))
-            ends = map(add, starts, map(mul, compress(vlen, mask), repeat(step)))
-            refs.update(chain.from_iterable(map(wget, map(slice, starts, ends, repeat(step)))))
-        return refs
 
     def size_of(self, type_id: int) -> int:
         """``btf__resolve_size``: size in bytes, -1 if it has none."""
@@ -200,7 +158,7 @@ class CDumper(DeclMixin):
         if s != -2:
             return s
         t = self.t
-        kind, st, w, data = t.kind, t.st, t.w, t.data
+        kind, st, w, hdr = t.kind, t.st, t.w, t.hdr
         n, cur, size = 1, type_id, -1
         for _ in range(32):
             k = kind[cur]
@@ -215,9 +173,9 @@ class CDumper(DeclMixin):
             if k in _SIZE_FOLLOW:
                 cur = st[cur]
             elif k == _ARRAY:
-                d = data[cur]
-                n *= w[d + 2]
-                cur = w[d]
+                d = hdr[cur]
+                n *= w[d + 5]
+                cur = w[d + 3]
             else:
                 break
         res = -1 if size < 0 else n * size
@@ -240,9 +198,9 @@ class CDumper(DeclMixin):
         elif k in _ALIGN_FOLLOW:
             a = self.align_of(t.st[type_id])
         elif k == _ARRAY:
-            a = self.align_of(t.w[t.data[type_id]])
+            a = self.align_of(t.w[t.hdr[type_id] + 3])
         elif k == _STRUCT or k == _UNION:
-            w, d, kf = t.w, t.data[type_id], t.kflag[type_id]
+            w, d, kf = t.w, t.hdr[type_id] + 3, t.kflag[type_id]
             best = 1
             a = 0
             for j in range(d, d + 3 * t.vlen[type_id], 3):
@@ -312,75 +270,6 @@ class CDumper(DeclMixin):
             return c if c is not None else self.t.name[type_id]
         return self._resolve_name(type_id, self._ident_names)
 
-    # ------------------------------------------------------------------ ordering
-    def _order_type(self, type_id: int, through_ptr: bool) -> int:
-        ostate = self._order
-        s = ostate[type_id]
-        if s == _ORDERED:
-            return 1
-        t = self.t
-        k = t.kind[type_id]
-        if s == _ORDERING:
-            if (k == _STRUCT or k == _UNION) and through_ptr and t.name[type_id]:
-                return 0
-            raise BTFError(f"dump_c: unsatisfiable type cycle, id [{type_id}]")
-        if k == _PTR:
-            x = t.st[type_id]
-            r = 1 if ostate[x] == _ORDERED else self._order_type(x, True)
-            ostate[type_id] = _ORDERED
-            return r
-        if k == _STRUCT or k == _UNION:
-            named = bool(t.name[type_id])
-            if through_ptr and named:
-                return 0
-            ostate[type_id] = _ORDERING
-            w, d = t.w, t.data[type_id]
-            order = self._order_type
-            for mt in w[d + 1:d + 3 * t.vlen[type_id]:3]:
-                if ostate[mt] != _ORDERED:
-                    order(mt, False)
-            if named:
-                self._queue.append(type_id)
-            ostate[type_id] = _ORDERED
-            return 1
-        if k == _TYPEDEF:
-            x = t.st[type_id]
-            strong = 1 if ostate[x] == _ORDERED else self._order_type(x, through_ptr)
-            if through_ptr and not strong:
-                return 0
-            self._queue.append(type_id)
-            ostate[type_id] = _ORDERED
-            return 1
-        if k in _MOD_KINDS:
-            x = t.st[type_id]
-            return 1 if ostate[x] == _ORDERED else self._order_type(x, through_ptr)
-        if k == _ARRAY:
-            x = t.w[t.data[type_id]]
-            return 1 if ostate[x] == _ORDERED else self._order_type(x, False)
-        if k in (_ENUM, _ENUM64, _FWD):
-            if t.name[type_id] or not self._is_referenced(type_id):
-                self._queue.append(type_id)
-            ostate[type_id] = _ORDERED
-            return 1
-        if k == _FUNC_PROTO:
-            r = t.st[type_id]
-            strong = ostate[r] == _ORDERED or self._order_type(r, through_ptr) > 0
-            w, d = t.w, t.data[type_id]
-            for x in w[d + 1:d + 2 * t.vlen[type_id]:2]:
-                if ostate[x] == _ORDERED or self._order_type(x, through_ptr) > 0:
-                    strong = True
-            return int(strong)
-        if k in (_INT, _FLOAT):
-            ostate[type_id] = _ORDERED
-            # the id-order top-level loop marks these ORDERED when it passes them
-            return 1 if type_id < self._top else 0
-        if k in (_FUNC, _VAR, _DATASEC, _DECL_TAG):
-            ostate[type_id] = _ORDERED
-            return 0
-        if type_id == 0:
-            return 0
-        raise BTFError(f"dump_c: unexpected kind {k} at id [{type_id}]")
-
     # ------------------------------------------------------------------ emission
     def _peel(self, type_id: int) -> int:
         """Skip pointers, qualifiers and arrays: emitting them only emits their target."""
@@ -388,7 +277,7 @@ class CDumper(DeclMixin):
         kind = t.kind
         k = kind[type_id]
         while k in _PEEL:
-            type_id = t.w[t.data[type_id]] if k == _ARRAY else t.st[type_id]
+            type_id = t.w[t.hdr[type_id] + 3] if k == _ARRAY else t.st[type_id]
             k = kind[type_id]
         return type_id
 
@@ -423,13 +312,13 @@ class CDumper(DeclMixin):
             top = cont_id == 0
             if top or not named:
                 new_cont = type_id if named else cont_id
-                w, d, kind, st, data = t.w, t.data[type_id], t.kind, t.st, t.data
+                w, d, kind, st, hdr = t.w, t.hdr[type_id] + 3, t.kind, t.st, t.hdr
                 emit = self._emit_type
                 for mt in w[d + 1:d + 3 * t.vlen[type_id]:3]:
                     # pointers, qualifiers and arrays only forward to their target
                     mk = kind[mt]
                     while mk in _PEEL:
-                        mt = w[data[mt]] if mk == _ARRAY else st[mt]
+                        mt = w[hdr[mt] + 3] if mk == _ARRAY else st[mt]
                         mk = kind[mt]
                     if es[mt] != _EMITTED:
                         emit(mt, new_cont)
@@ -464,7 +353,7 @@ class CDumper(DeclMixin):
             p(f"{'union' if t.kflag[type_id] else 'struct'} {self.type_name(type_id)};\n\n")
             es[type_id] = _EMITTED
         elif k == _FUNC_PROTO:
-            w, d, peel = t.w, t.data[type_id], self._peel
+            w, d, peel = t.w, t.hdr[type_id] + 3, self._peel
             x = peel(t.st[type_id])
             if es[x] != _EMITTED:
                 self._emit_type(x, cont_id)
@@ -522,13 +411,11 @@ class CDumper(DeclMixin):
                 self._bit_padding(0, size * 8, self.align_of(type_id), False, lvl + 1)
             p(f"\n{_tabs(lvl)}}}" if size else "}")
             return
-        w, d, kf = t.w, t.data[type_id], t.kflag[type_id]
+        w, d, kf = t.w, t.hdr[type_id] + 3, t.kflag[type_id]
         e = d + 3 * vlen
-        mts = w[d + 1:e:3]
-        moffs = w[d + 2:e:3]
-        fnames: list = list(map(t.strs_get, w[d:e:3]))
-        if None in fnames:
-            fnames = [t.string(o) for o in w[d:e:3]]
+        mts = w[d + 1:e:3].tolist()
+        moffs = w[d + 2:e:3].tolist()
+        fnames = t.strings(w[d:e:3])
         bits: "list[int] | None" = None
         if kf:
             bits = list(map(rshift, moffs, _R24))
@@ -587,18 +474,15 @@ class CDumper(DeclMixin):
         if not vlen:
             return
         p(" {")
-        w, d = t.w, t.data[type_id]
+        w, d = t.w, t.hdr[type_id] + 3
         signed = t.kflag[type_id]
         ind = "\n" + _tabs(lvl + 1)
         idents = self._ident_names
-        get = t.strs_get
         is64 = t.kind[type_id] == _ENUM64
         step = 3 if is64 else 2
         all_lo = True
         for j in range(d, d + step * vlen, step):
-            name = get(w[j])
-            if name is None:
-                name = t.string(w[j])
+            name = t.string(w[j])
             dup = idents.get(name, 0) + 1
             idents[name] = dup
             if dup > 1:

@@ -95,7 +95,7 @@ class DeclMixin:
 
     def _decl_uncached(self, type_id: int, fname: str, lvl: int) -> None:
         t = self.t
-        kind, st, w, data = t.kind, t.st, t.w, t.data
+        kind, st, w, hdr = t.kind, t.st, t.w, t.hdr
         stack: list[int] = []
         cur = type_id
         for _ in range(10000):
@@ -106,7 +106,7 @@ class DeclMixin:
             if k in _CHAIN_NEXT:
                 cur = st[cur]
             elif k == _ARRAY:
-                cur = w[data[cur]]
+                cur = w[hdr[cur] + 3]
             else:
                 if k not in _CHAIN_END:
                     self._warn(f"unexpected type in decl chain, kind {k}, id [{cur}]")
@@ -135,7 +135,7 @@ class DeclMixin:
 
     def _chain(self, decls: list[int], fname: str, lvl: int) -> None:
         t = self.t
-        kind, w, data = t.kind, t.w, t.data
+        kind, w, hdr = t.kind, t.w, t.hdr
         p = self.out.append
         last_was_ptr = True
         while decls:
@@ -184,7 +184,7 @@ class DeclMixin:
                 else:
                     p(f' __attribute__((btf_type_tag("{t.name[tid]}")))')
             elif k == _ARRAY:
-                nelems = w[data[tid] + 2]
+                nelems = w[hdr[tid] + 5]
                 self._drop_mods(decls)
                 if not decls:
                     if fname and not last_was_ptr:
@@ -213,11 +213,10 @@ class DeclMixin:
                     p(fname)
                 p("(")
                 vlen = t.vlen[tid]
-                d = data[tid]
+                d = hdr[tid] + 3
                 if vlen == 0 or (vlen == 1 and w[d + 1] == 0):
                     p("void)")
                     return
-                get = t.strs_get
                 for i in range(vlen):
                     if i:
                         p(", ")
@@ -225,9 +224,7 @@ class DeclMixin:
                     if i == vlen - 1 and ptype == 0:
                         p("...")
                         break
-                    pname = get(w[d + 2 * i])
-                    if pname is None:
-                        pname = t.string(w[d + 2 * i])
+                    pname = t.string(w[d + 2 * i])
                     self._decl(ptype, pname, lvl)
                 p(")")
                 return

@@ -37,11 +37,12 @@ def sorted_ids(d: "CDumper") -> list[int]:
     Unlike bpftool, which skips the first type of its sorted array (meant to be
     void, but void sorts last), every type is dumped."""
     t = d.t
-    kind, name, st, w, data, vlen = t.kind, t.name, t.st, t.w, t.data, t.vlen
+    kind, st, w, hdr, vlen = t.kind, t.st, t.w, t.hdr, t.vlen
+    name = list(map(t.name_of, range(t.n)))  # functions' names too
     mask = 0xFFFFFFFFFFFFFFFF
 
     def target(i: int) -> int:
-        return w[data[i]] if kind[i] == _ARRAY else st[i]
+        return w[hdr[i] + 3] if kind[i] == _ARRAY else st[i]
 
     follow = {_TYPE_TAG, _CONST, _PTR, _VOLATILE, _RESTRICT, _TYPEDEF, _DECL_TAG, _ARRAY}
 
@@ -70,7 +71,7 @@ def sorted_ids(d: "CDumper") -> list[int]:
             k = kind[i]
             if k in (_ENUM, _ENUM64):
                 if not from_ref and not name[i] and vlen[i]:
-                    return t.string(w[data[i]])
+                    return t.string(w[hdr[i] + 3])
                 return name[i]
             if k in follow:
                 i, from_ref = target(i), True
@@ -87,19 +88,19 @@ def sorted_ids(d: "CDumper") -> list[int]:
             return h
         if k in (_ENUM, _ENUM64):
             step = 3 if k == _ENUM64 else 2
-            for j in range(data[i], data[i] + step * vlen[i], step):
+            for j in range(hdr[i] + 3, hdr[i] + 3 + step * vlen[i], step):
                 s = t.string(w[j])
                 if s:
                     h = (h * 31 + _str_hash(s)) & mask
         elif k in (_STRUCT, _UNION) and members:
-            for j in range(data[i], data[i] + 3 * vlen[i], 3):
+            for j in range(hdr[i] + 3, hdr[i] + 3 + 3 * vlen[i], 3):
                 s = t.string(w[j])
                 if s:
                     h = (h * 31 + _str_hash(s)) & mask
                 h = (h * 31 + disambig(w[j + 1], False, depth + 1)) & mask
         elif k == _ARRAY:
-            h = (h * 31 + w[data[i] + 2]) & mask
-            h = (h * 31 + disambig(w[data[i]], members, depth + 1)) & mask
+            h = (h * 31 + w[hdr[i] + 5]) & mask
+            h = (h * 31 + disambig(w[hdr[i] + 3], members, depth + 1)) & mask
         elif k in follow:
             h = (h * 31 + disambig(st[i], members, depth + 1)) & mask
         return h
@@ -133,23 +134,23 @@ def sorted_ids(d: "CDumper") -> list[int]:
 
 def kfunc_prototypes(d: "CDumper") -> str:
     t = d.t
-    kind, name, st, w, data = t.kind, t.name, t.st, t.w, t.data
+    kind, name, st, w, hdr = t.kind, t.name, t.st, t.w, t.hdr
     kfuncs: dict[int, str] = {}
     fastcall: set[int] = set()
     for i in range(1, t.n):
-        if kind[i] != _DECL_TAG or w[data[i]] != 0xFFFFFFFF:
+        if kind[i] != _DECL_TAG or w[hdr[i] + 3] != 0xFFFFFFFF:
             continue
         f = st[i]
         if kind[f] != _FUNC:
             continue
         if name[i] == "bpf_kfunc":
-            kfuncs[f] = name[f]
+            kfuncs[f] = t.name_of(f)
         elif name[i] == "bpf_fastcall":
             fastcall.add(f)
     out = ["\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n"]
     for f in sorted(kfuncs, key=lambda f: kfuncs[f].encode()):
         out.append("extern " + ("__bpf_fastcall " if f in fastcall else "") +
-                   d.type_decl(st[f], name[f]) + " __weak __ksym;\n")
+                   d.type_decl(st[f], kfuncs[f]) + " __weak __ksym;\n")
     out.append("#endif\n\n")
     return "".join(out)
 

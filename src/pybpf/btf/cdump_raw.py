@@ -1,10 +1,13 @@
 """Flat tables over a BTF blob for the C dumper (:mod:`.cdump`).
 
-The dumper touches every type of vmlinux (~130k), so it works on plain lists
-indexed by type id instead of :class:`~pybpf.btf.types.Type` objects: the
-type section as one list of 32-bit words, and per id the kind, name, vlen,
-kind_flag, ``size_or_type`` word and the word index of the kind-specific
-data. Split BTF is flattened together with its base (ids continue).
+The dumper touches every type of vmlinux (~130k), so it works on flat
+sequences indexed by type id instead of :class:`~pybpf.btf.types.Type`
+objects: the type section as one sequence of 32-bit words ``w`` (a zero-copy
+view of the blob when possible), and per id the word index of the record's
+header, the kind, kind_flag, vlen, ``size_or_type`` word and name. Everything
+is built with C-level iteration (``map``, ``bytes.translate``, slicing) over
+the record offsets :class:`~pybpf.btf.spec.BTF` found while parsing. Split
+BTF is flattened together with its base (ids and string offsets continue).
 """
 
 from __future__ import annotations
@@ -12,149 +15,152 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from itertools import accumulate, repeat
-from operator import add, and_, rshift, sub
-from typing import TYPE_CHECKING, Callable, Optional
+from itertools import compress, repeat
+from operator import itemgetter
+from typing import TYPE_CHECKING, Iterable, Sequence, Union
 
 from ..errors import BTFError
-from . import _format as F
 
 if TYPE_CHECKING:  # pragma: no cover
     from .spec import BTF
 
-__all__ = ["Tables"]
+__all__ = ["Tables", "kind_table", "gather"]
 
 # BTF kind numbers (include/uapi/linux/btf.h), as plain ints for speed
 INT, PTR, ARRAY, STRUCT, UNION, ENUM, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, \
     FUNC_PROTO, VAR, DATASEC, FLOAT, DECL_TAG, TYPE_TAG, ENUM64 = range(1, 20)
 
-_EXTRA_W = [e // 4 for e in F.EXTRA_SIZE]
-_VLEN_W = [v // 4 for v in F.VLEN_SIZE]
+
+
+def kind_table(kinds: "Iterable[int]") -> bytes:
+    """A ``bytes.translate`` table mapping a kind to 1 if it is in ``kinds``, else 0
+    (``t.kind.translate(table)`` is a per-id mask)."""
+    ks = frozenset(kinds)
+    return bytes(int(k in ks) for k in range(256))
+
+
+# the top byte of a type's info word -> kind, kind_flag, "name is needed"
+_KIND_OF_TOP = bytes(b & 0x1F for b in range(256))
+_KFLAG_OF_TOP = bytes(b >> 7 for b in range(256))
+# kinds whose names the dumper reads (the others are anonymous in practice,
+# or named but only needed for kfunc prototypes: Tables.name_of)
+_NAMED_TOP = bytes(int(b & 0x1F in (INT, STRUCT, UNION, ENUM, FWD, TYPEDEF, FLOAT, DECL_TAG, TYPE_TAG, ENUM64))
+                   for b in range(256))
+_LONG_NAMES = frozenset({"long", "long int", "int long", "unsigned long", "long unsigned", "unsigned long int",
+                         "unsigned int long", "long unsigned int", "long int unsigned", "int unsigned long",
+                         "int long unsigned"})
+
+Words = Union[memoryview, array]
 
 
 class Tables:
-    """Per-id lists over ``btf`` and its bases. ``w`` holds every type record's
-    words; ``data[id]`` is the index in ``w`` of the record's data after the
-    12-byte header."""
+    """Per-id columns over ``btf`` and its bases.
 
-    __slots__ = ("n", "w", "kind", "name", "vlen", "kflag", "st", "data", "ptr_size", "strs_get", "_strs", "_raw_strs")
+    ``w`` holds every type record's words; ``hdr[id]`` is the index in ``w``
+    of the record's 3-word header, so its kind-specific data starts at
+    ``hdr[id] + 3``. ``kind`` and ``kflag`` are bytes, ``name`` is ``""`` for
+    anonymous types (and for functions and variables: see :meth:`name_of`).
+    """
+
+    __slots__ = ("n", "w", "hdr", "kind", "kflag", "vlen", "st", "name", "ptr_size", "_s", "_sb")
 
     def __init__(self, btf: "BTF") -> None:
-        chain = []
+        levels = []
         b: "BTF | None" = btf
         while b is not None:
-            chain.append(b)
+            levels.append(b)
             b = b.base
-        chain.reverse()
-        w: list[int] = []
-        data: list[int] = [0]
-        strs: dict[int, str] = {}
-        raw_strs: list[tuple[int, bytes]] = []
-        str_base = 0
-        for level in chain:
-            lay = F.detect_order(level.data)
-            _m, _v, _f, hdr_len, toff, tlen, soff, slen = lay.header.unpack_from(level.data, 0)
-            tstart, sstart = hdr_len + toff, hdr_len + soff
-            words = _words(level.data, tstart, tlen, level.byteorder)
-            offs = getattr(level, "_offs", None)
-            if offs is None or len(offs) != len(level):
-                offs = _scan(words)
-            data.extend(map(add, offs, repeat(len(w) + 3)))
-            if w:
-                w.extend(words)
-            else:
-                w = words
-            sec = level.data[sstart:sstart + slen]
-            strs.update(_strings(sec, str_base))
-            raw_strs.append((str_base, sec))
-            str_base += slen
-        self.w = w
-        self.data = data
-        self.n = len(data)
-        self._strs = strs
-        self.strs_get: Callable[[int], Optional[str]] = strs.get
-        self._raw_strs = raw_strs
-        wget = w.__getitem__
-        infos = list(map(wget, map(sub, data, repeat(2))))
-        infos[0] = 0
-        self.kind = list(map(and_, map(rshift, infos, repeat(24)), repeat(31)))
-        self.vlen = list(map(and_, infos, repeat(0xFFFF)))
-        self.kflag = list(map(rshift, infos, repeat(31)))
-        st = list(map(wget, map(sub, data, repeat(1))))
-        st[0] = 0
-        self.st = st
-        name_offs = list(map(wget, map(sub, data, repeat(3))))
-        name_offs[0] = 0
-        names: list = list(map(strs.get, name_offs))
-        if None in names:
-            for i, nm in enumerate(names):
-                if nm is None:
-                    names[i] = self.string(name_offs[i])
+        levels.reverse()
+        w, hdr = _words(levels)
+        self.w, self.hdr = w, hdr
+        n = self.n = len(hdr)
+        self._sb = b"".join(lv.data[lv._sstart:lv._sstart + lv._slen] for lv in levels)
+        self._s = self._sb.decode("ascii") if self._sb.isascii() else None
+        # header columns; id 0 (void) has an all-zero header
+        body = hdr[1:]
+        infos = array("I", [0])
+        infos.extend(gather(w[1:], body))
+        st = self.st = (0,) + gather(w[2:], body)
+        raw = infos.tobytes()  # per info word: vlen (16 bits), unused byte, kind | kind_flag << 7
+        if sys.byteorder == "little":
+            top, self.vlen = raw[3::4], array("H", raw)[0::2]
+        else:
+            top, self.vlen = raw[0::4], array("H", raw)[1::2]
+        kind = self.kind = top.translate(_KIND_OF_TOP)
+        self.kflag = top.translate(_KFLAG_OF_TOP)
+        # names: only of the types that have one
+        need = top.translate(_NAMED_TOP)[1:]
+        ids = list(compress(range(1, n), need))
+        offs = list(map(w.__getitem__, compress(body, need)))
+        ids = list(compress(ids, offs))
+        offs = list(compress(offs, offs))
+        names = [""] * n
+        for i, s in zip(ids, self.strings(offs)):
+            names[i] = s
         self.name: list[str] = names
-        self.ptr_size = self._ptr_size()
+        self.ptr_size = _ptr_size(kind, st, names)
 
     def string(self, off: int) -> str:
         """The string at global offset ``off``."""
-        s = self._strs.get(off)
+        s = self._s
+        try:
+            if s is not None:
+                return s[off:s.index("\0", off)]
+            sb = self._sb
+            return sb[off:sb.index(b"\0", off)].decode("utf-8", "surrogateescape")
+        except ValueError:
+            raise BTFError(f"BTF: string offset {off} out of range") from None
+
+    def strings(self, offs: Sequence[int]) -> list[str]:
+        """The strings at the global offsets ``offs`` (a sequence: it is read twice)."""
+        s = self._s
         if s is not None:
-            return s
-        for base, sec in reversed(self._raw_strs):
-            if off >= base:
-                rel = off - base
-                if rel >= len(sec):
-                    break
-                end = sec.find(b"\0", rel)
-                s = sec[rel:end if end >= 0 else len(sec)].decode("utf-8", "surrogateescape")
-                self._strs[off] = s
-                return s
-        raise BTFError(f"BTF: string offset {off} out of range")
+            try:
+                return list(map(s.__getitem__, map(slice, offs, map(s.index, repeat("\0"), offs))))
+            except ValueError:
+                pass  # an offset out of range: let string() report it
+        return list(map(self.string, offs))
 
-    def _ptr_size(self) -> int:
-        aliases = {"long", "long int", "int long", "unsigned long", "long unsigned", "unsigned long int",
-                   "unsigned int long", "long unsigned int", "long int unsigned", "int unsigned long",
-                   "int long unsigned"}
-        kind, st, name = self.kind, self.st, self.name
-        for i in range(1, self.n):
-            if kind[i] == 1 and st[i] in (4, 8) and name[i] in aliases:
-                return st[i]
-        return struct.calcsize("P")
+    def name_of(self, type_id: int) -> str:
+        """The name of any type, functions and variables included."""
+        return self.name[type_id] or (self.string(self.w[self.hdr[type_id]]) if type_id else "")
 
 
-def _words(data: bytes, start: int, length: int, order: str) -> list[int]:
-    if length % 4:
-        raise BTFError("BTF: type section length is not a multiple of 4")
-    if order == sys.byteorder:
-        with memoryview(data) as mv, mv[start:start + length] as sub, sub.cast("I") as ws:
-            return ws.tolist()
-    a = array("I", data[start:start + length])
-    a.byteswap()
-    return a.tolist()
+def gather(seq: "Sequence[int]", idx: "Sequence[int]") -> "tuple[int, ...]":
+    """``tuple(seq[i] for i in idx)``, in C."""
+    if len(idx) > 1:
+        return itemgetter(*idx)(seq)
+    return tuple(map(seq.__getitem__, idx))
 
 
-def _scan(words: list[int]) -> list[int]:
-    offs = []
-    i, n = 0, len(words)
-    ex, vs = _EXTRA_W, _VLEN_W
-    while i < n:
-        offs.append(i)
-        info = words[i + 1]
-        k = (info >> 24) & 31
-        if not 1 <= k < F.NR_KINDS:
-            raise BTFError(f"BTF: unknown kind {k}")
-        i += 3 + ex[k] + (info & 0xFFFF) * vs[k]
-    if i != n:
-        raise BTFError("BTF: truncated type section")
-    return offs
+def _words(levels: "list[BTF]") -> "tuple[Words, array]":
+    """The type sections' words (a view of the blob for one native-order level)
+    and each type's header word index (id 0: 0)."""
+    hdr = array("I", [0])
+    if len(levels) == 1 and levels[0].byteorder == sys.byteorder:
+        lv = levels[0]
+        hdr.extend(_offsets(lv))
+        return memoryview(lv.data)[lv._tstart:lv._tstart + lv._tlen].cast("I"), hdr
+    w = array("I")
+    for lv in levels:
+        a = array("I", lv.data[lv._tstart:lv._tstart + lv._tlen])
+        if lv.byteorder != sys.byteorder:
+            a.byteswap()
+        hdr.extend(map(len(w).__add__, _offsets(lv)))
+        w += a
+    return w, hdr
 
 
-def _strings(sec: bytes, base: int) -> dict[int, str]:
-    if sec.isascii():
-        parts: list = sec.decode("ascii").split("\0")
-    else:
-        parts = [p.decode("utf-8", "surrogateescape") for p in sec.split(b"\0")]
-        # offsets must be counted in bytes
-        lens = [len(p) for p in sec.split(b"\0")]
-        offs = accumulate(map(add, lens, repeat(1)), initial=base)
-        return dict(zip(offs, parts))
-    offs = accumulate(map(add, map(len, parts), repeat(1)), initial=base)
-    return dict(zip(offs, parts))
+def _offsets(lv: "BTF") -> Iterable[int]:
+    offs = lv._offs
+    return offs if isinstance(offs, array) and offs.typecode == "I" else array("I", offs)
+
+
+def _ptr_size(kind: bytes, st: list[int], name: list[str]) -> int:
+    """Size of ``long``, as libbpf's ``determine_ptr_size``; the host's if there is none."""
+    i = kind.find(INT)
+    while i >= 0:
+        if st[i] in (4, 8) and name[i] in _LONG_NAMES:
+            return st[i]
+        i = kind.find(INT, i + 1)
+    return struct.calcsize("P")
