@@ -345,6 +345,25 @@ def test_prologue_and_line_directive():
     assert '#line 1 "dir/my prog.c"\n' in r.text
 
 
+@pytest.mark.parametrize("src, included", [
+    ("int f(struct pt_regs *ctx) { u64 a; bpf_usdt_readarg(1, ctx, &a); return 0; }\n", True),
+    ("int f(struct pt_regs *ctx) { char b[8]; return bpf_usdt_readarg_p(2, ctx, b, 8); }\n", True),
+    ("int BPF_USDT(f, int a, long b) { return a; }\n", True),
+    ('int f(struct pt_regs *ctx) { /* bpf_usdt_readarg(1, ctx, &a) */ return 0; }\n', False),
+    ('int f(struct pt_regs *ctx) { bpf_trace_printk("bpf_usdt_readarg(1)"); return 0; }\n', False),
+    ("int f(struct pt_regs *ctx) { return my_bpf_usdt_readarg(1); }\n", False),
+])
+def test_usdt_header_only_when_arguments_are_read(src, included):
+    head = rw(src).text.split("#line 1 ", 1)[0]
+    assert ("#include <bcc_usdt.h>\n" in head) is included
+
+
+def test_bpf_usdt_wrapper_is_a_program():
+    r = rw("int BPF_USDT(on_probe, int a, long b) { return a; }\n")
+    assert r.functions["on_probe"].section == PLACEHOLDER_SECTION and r.functions["on_probe"].kind is None
+    assert body(r).startswith('SEC("kprobe") int BPF_USDT(on_probe, int a, long b)')
+
+
 def test_unknown_tracepoint_is_a_compile_error():
     with pytest.raises(CompileError, match="nope:nothing does not exist"):
         rw("TRACEPOINT_PROBE(nope, nothing) { return 0; }\n")
@@ -354,9 +373,9 @@ def test_include_dir_has_the_headers():
     import os
 
     d = rewriter.include_dir()
-    for h in ("bcc_compat.h", "bcc_consts.h", "bcc/proto.h", "linux/sched.h", "net/sock.h", "linux/if_ether.h",
-              "linux/ip.h", "linux/ipv6.h", "linux/tcp.h", "linux/udp.h", "linux/in.h", "uapi/linux/ptrace.h",
-              "linux/pkt_cls.h", "linux/bpf.h", "linux/fs.h"):
+    for h in ("bcc_compat.h", "bcc_consts.h", "bcc_usdt.h", "bcc/proto.h", "linux/sched.h", "net/sock.h",
+              "linux/if_ether.h", "linux/ip.h", "linux/ipv6.h", "linux/tcp.h", "linux/udp.h", "linux/in.h",
+              "uapi/linux/ptrace.h", "linux/pkt_cls.h", "linux/bpf.h", "linux/fs.h"):
         assert os.path.isfile(os.path.join(d, h)), h
     consts = open(os.path.join(d, "bcc_consts.h")).read()
     for name, value in (("ETH_P_IP", "0x0800"), ("ETH_P_IPV6", "0x86DD"), ("IPPROTO_TCP", "6"),

@@ -24,7 +24,8 @@ How it works: :mod:`pybpf.bcc.rewriter` turns BCC's C (``BPF_HASH``,
 generated from the kernel's BTF; the object's maps are created at
 construction, functions are loaded on demand (``load_func``) with the type
 the caller asks for, and prefixed functions (``kprobe__``, ``tracepoint__``,
-``raw_tracepoint__``, ``kfunc__``, ``lsm__``...) are attached automatically.
+``raw_tracepoint__``, ``kfunc__``, ``lsm__``...) are attached automatically, as are
+the probes enabled in ``usdt_contexts``.
 
 Differences from BCC:
 
@@ -35,8 +36,12 @@ Differences from BCC:
   programs, packet data);
 * ``<bcc/proto.h>`` structs are not byte-swapped for you (see that header);
 * ``<bcc/proto.h>`` MAC addresses are ``u8[6]`` arrays, not 48-bit integers;
-* USDT contexts (``bpf_usdt_readarg``) and shared/extern tables are not supported;
-  ``BPF_TABLE_PINNED`` tables of one module must share a directory;
+* shared/extern tables are not supported; ``BPF_TABLE_PINNED`` tables of one module
+  must share a directory;
+* USDT (:class:`USDT`, ``usdt_contexts``, ``bpf_usdt_readarg``/``bpf_usdt_readarg_p``)
+  generates no C: arguments are described at attach time in the module's
+  ``__bpf_usdt_*`` maps (:mod:`pybpf.bcc.usdt`), semaphores are raised by the kernel
+  (no pid needed), and ``USDT.get_text()`` is only a comment;
 * strings returned by Python methods are bytes where BCC's are (``ksym``,
   ``trace_fields``), and ``trace_fields``/``trace_print`` take an optional ``timeout``.
 """
@@ -49,7 +54,9 @@ from .consts import (BPFAttachType, BPFProgType, PerfEventSampleFormat, PerfHWCo
                      XDPAction, XDPFlags)
 from .rewriter import include_dir, rewrite
 from .table import Table
+from .usdt import USDT, USDTException
 
-__all__ = ["BPF", "Function", "Table", "rewrite", "include_dir", "BPFProgType", "BPFAttachType", "XDPAction",
-           "XDPFlags", "PerfType", "PerfHWConfig", "PerfSWConfig", "PerfEventSampleFormat", "DEBUG_LLVM_IR",
-           "DEBUG_BPF", "DEBUG_PREPROCESSOR", "DEBUG_SOURCE", "DEBUG_BPF_REGISTER_STATE", "DEBUG_BTF"]
+__all__ = ["BPF", "Function", "Table", "USDT", "USDTException", "rewrite", "include_dir", "BPFProgType",
+           "BPFAttachType", "XDPAction", "XDPFlags", "PerfType", "PerfHWConfig", "PerfSWConfig",
+           "PerfEventSampleFormat", "DEBUG_LLVM_IR", "DEBUG_BPF", "DEBUG_PREPROCESSOR", "DEBUG_SOURCE",
+           "DEBUG_BPF_REGISTER_STATE", "DEBUG_BTF"]

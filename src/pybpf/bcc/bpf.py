@@ -86,8 +86,10 @@ class BPF(AttachMixin, TraceMixin):
 
     ``BPF(text=...)`` or ``BPF(src_file=...)``; ``cflags`` go to the compiler; ``debug`` takes
     ``DEBUG_*`` flags (``DEBUG_SOURCE``/``DEBUG_PREPROCESSOR`` print the rewritten C,
-    ``DEBUG_BPF`` the verifier log of each loaded function). Use as a context manager or call
-    :meth:`cleanup`.
+    ``DEBUG_BPF`` the verifier log of each loaded function). ``usdt_contexts`` are
+    :class:`pybpf.bcc.USDT` objects whose enabled probes are attached to their functions
+    (``attach_usdt_ignore_pid``: in every process, not only the context's pid). Use as a
+    context manager or call :meth:`cleanup`.
     """
 
     # program types, XDP actions and flags, as BCC's BPF class has them
@@ -150,9 +152,6 @@ class BPF(AttachMixin, TraceMixin):
         self.funcs: dict[str, _Function] = {}
         self.tables: dict[str, Any] = {}
         self.module: Optional[LazyObject] = None
-        if usdt_contexts:
-            raise Error("usdt_contexts are not supported by pybpf.bcc yet: attach USDT probes with "
-                        "pybpf.links.attach_usdt")
         if device is not None:
             raise Error("device offload (device=...) is not supported")
         src, hdr = to_str(src_file), to_str(hdr_file)
@@ -166,6 +165,8 @@ class BPF(AttachMixin, TraceMixin):
             raise ValueError("BPF() needs text or src_file")
         text = to_str(text)
         prelude = f'#include "{os.path.abspath(self._find_file(hdr))}"\n' if hdr else ""
+        if usdt_contexts:
+            prelude = "#include <bcc_usdt.h>\n" + prelude  # bpf_usdt_readarg() behind the user's macros too
         cflags = [to_str(c) for c in cflags]
         display = src or "<text>"
         self._rw: Rewritten = rewrite(text, filename=display, include_dirs=_include_dirs_of(cflags),
@@ -187,6 +188,8 @@ class BPF(AttachMixin, TraceMixin):
         self.module = LazyObject(spec, log_level=log_level, pinned=pinned)
         atexit.register(_cleanup_ref, weakref.ref(self))
         try:
+            for usdt in usdt_contexts:
+                usdt.attach_uprobes(self, attach_usdt_ignore_pid)
             self._trace_autoload()
         except BaseException:
             self.cleanup()

@@ -16,6 +16,8 @@ scanner (:mod:`._clex`) and replaces them:
   them from the registers (``BPF_KPROBE``), as BCC does;
 * ``TRACEPOINT_PROBE(cat, event)`` gets ``struct tracepoint__<cat>__<event>``
   generated from tracefs (:mod:`.tpformat`);
+* a program that reads USDT arguments (``bpf_usdt_readarg``, ``bpf_usdt_readarg_p``,
+  libbpf's ``BPF_USDT``) gets ``<bcc_usdt.h>`` (see :mod:`pybpf.bcc.usdt`);
 * kernel ``#include <linux/...>`` lines that pybpf's BCC include directory
   does not provide are dropped: vmlinux.h declares the kernel's types;
 * a GPL license is added when the program has none (BCC's default);
@@ -58,7 +60,8 @@ _PROBE_MACROS = {
     "LSM_PROBE": "lsm", "KMOD_RET": "kmod_ret",
 }
 _LIBBPF_WRAPPERS = {"BPF_PROG", "BPF_KPROBE", "BPF_KRETPROBE", "BPF_UPROBE", "BPF_URETPROBE", "BPF_KSYSCALL",
-                    "BPF_KPROBE_SYSCALL", "BPF_PROG2"}
+                    "BPF_KPROBE_SYSCALL", "BPF_PROG2", "BPF_USDT"}
+_USDT_USE = re.compile(r"(?<![\w.])(?:bpf_usdt_readarg|bpf_usdt_readarg_p|BPF_USDT)\s*\(")
 _NOT_TYPES = {"return", "sizeof", "else", "case", "goto", "typeof", "__typeof__"}
 
 
@@ -512,7 +515,9 @@ class _Rewriter:
         if not re.search(r'SEC\s*\(\s*"license"|section\s*\(\s*"license"|\bBPF_LICENSE\s*\(', self.code):
             body += '\nchar _license[] SEC("license") = "GPL";\n'
         name = self.filename.replace("\\", "\\\\").replace('"', '\\"')
-        prologue = ('#include "vmlinux.h"\n#include <bcc_compat.h>\n' + prelude + structs + f'#line 1 "{name}"\n')
+        usdt = "#include <bcc_usdt.h>\n" if _USDT_USE.search(self.ms) else ""
+        prologue = ('#include "vmlinux.h"\n#include <bcc_compat.h>\n' + usdt + prelude + structs +
+                    f'#line 1 "{name}"\n')
         return Rewritten(prologue + body, self.filename, self.tables, self.functions, self.tracepoints,
                          self.event_types, self.dropped)
 
