@@ -67,3 +67,17 @@ def test_fast_built_constants_are_real_enums():
     assert pickle.loads(pickle.dumps(c.AttachType.XDP)) is c.AttachType.XDP
     with pytest.raises(ValueError):
         c.ProgramType(999)
+
+
+def test_btf_type_name_agrees_with_the_btf_package():
+    """prog list completes truncated names with a tiny BTF walk instead of pybpf.btf."""
+    from pybpf.btf import BTF
+    from pybpf.cli._btfname import btf_type_name
+
+    with open("/sys/kernel/btf/vmlinux", "rb") as f:
+        data = f.read()
+    btf = BTF.from_bytes(data)
+    for tid in (1, 2, 100, 5000, len(btf) - 1):
+        assert btf_type_name(data, tid) == (btf[tid].name or None)
+    assert btf_type_name(data, len(btf) + 5) is None
+    assert btf_type_name(b"\0" * 30, 1) is None and btf_type_name(data[:100], 50) is None

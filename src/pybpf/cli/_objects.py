@@ -82,12 +82,11 @@ def prog_full_name(info: ProgInfo, fd: int) -> str:
         rec = (ctypes.c_uint32 * 2)()
         i2 = ProgInfo(nr_func_info=1, func_info_rec_size=8, func_info=ctypes.addressof(rec))
         cmds.obj_info(fd, i2)
-        from ..btf import BTF
+        from ._btfname import btf_type_name
 
         with cmds.fd_by_id("btf", int(i2.btf_id)) as bfd:
-            btf = BTF.from_bytes(cmds.btf_data(bfd.fd))
-        t = btf[int(rec[1])]
-        return t.name or name
+            full = btf_type_name(cmds.btf_data(bfd.fd), int(rec[1]))
+        return full or name
     except Exception:  # noqa: BLE001 - best effort, as bpftool falls back to the short name
         return name
 
