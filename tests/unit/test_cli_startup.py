@@ -81,3 +81,21 @@ def test_btf_type_name_agrees_with_the_btf_package():
         assert btf_type_name(data, tid) == (btf[tid].name or None)
     assert btf_type_name(data, len(btf) + 5) is None
     assert btf_type_name(b"\0" * 30, 1) is None and btf_type_name(data[:100], 50) is None
+
+
+def test_datasec_var_names(tmp_path):
+    import io
+
+    from elftools.elf.elffile import ELFFile
+
+    from pybpf.btf import BTF
+    from pybpf.cli._btfname import datasec_var_names
+    from pybpf.compile import compile as cc
+
+    obj = cc('const volatile int bpf_metadata_a = 1; const volatile char other = 2;\n'
+             'char _license[] __attribute__((section("license"))) = "GPL";\n'
+             '__attribute__((section("xdp"))) int f(void *ctx) { return bpf_metadata_a + other; }\n')
+    data = ELFFile(io.BytesIO(obj)).get_section_by_name(".BTF").data()
+    sec = next(t for t in BTF.from_bytes(data) if t.name == ".rodata")
+    assert sorted(datasec_var_names(data, sec.id)) == ["bpf_metadata_a", "other"]
+    assert datasec_var_names(data, 1) == [] and datasec_var_names(b"junk", 1) == []

@@ -191,6 +191,12 @@ def _metadata(fd: int, ids: list[int], plain: bool) -> "dict[str, Any] | None":
                 if (mi.type != MapType.ARRAY or mi.key_size != 4 or mi.max_entries != 1
                         or not mi.btf_value_type_id or b".rodata" not in bytes(mi.name)):
                     continue
+                from ._btfname import datasec_var_names
+
+                with cmds.fd_by_id("btf", int(mi.btf_id)) as bfd:
+                    names = datasec_var_names(cmds.btf_data(bfd.fd), int(mi.btf_value_type_id))
+                if not any(n.startswith("bpf_metadata_") for n in names):
+                    continue  # the common case: no need for the map and BTF packages
                 from ..map import Map
 
                 with Map.from_fd(mfd.fd) as m:
