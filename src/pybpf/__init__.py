@@ -24,6 +24,7 @@ from .errors import (
     NotFoundError,
     NotSupportedError,
     PermissionError_,
+    StructOpsError,
     VerifierError,
 )
 
@@ -84,7 +85,7 @@ __all__ = [
     "TestRunFlags", "UpdateFlags",
     "num_possible_cpus", "possible_cpus",
     "AssemblerError", "BPFError", "BTFError", "CompileError", "ELFError", "Error", "FormatError", "NotFoundError",
-    "NotSupportedError", "PermissionError_", "VerifierError",
+    "NotSupportedError", "PermissionError_", "StructOpsError", "VerifierError",
     "BTFInfo", "LinkInfo", "MapInfo", "ProgramInfo", "btfs", "enable_stats", "links", "maps", "programs",
     "PerfType", "SwEvent", "HwEvent", "RingBuffer", "UserRingBuffer", "PerfBuffer", "trace_pipe", "TraceInstance",
     "Map", "lpm_key", "Program", "TestRunResult", "VerifierStats", "MapSpec", "ProgramSpec",

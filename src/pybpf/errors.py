@@ -92,6 +92,20 @@ def _summarize_log(log: str) -> str:
     return ""
 
 
+class StructOpsError(Error):
+    """A struct_ops variable does not fit the kernel's struct (a member the kernel lacks holds
+    data, sizes or kinds differ, a function pointer names no struct_ops program...).
+
+    ``map`` is the struct_ops map (variable) name, ``member`` the offending member or "".
+    """
+
+    def __init__(self, map_name: str, member: str, message: str) -> None:
+        self.map = map_name
+        self.member = member
+        where = f"struct_ops {map_name!r}" + (f" member {member!r}" if member else "")
+        super().__init__(f"{where}: {message}")
+
+
 class FormatError(Error):
     """Malformed input (ELF, BTF, assembler text, instruction bytes)."""
 

@@ -106,6 +106,7 @@ def _create_fd(spec: MapSpec, inner_fd: int, btf_fd: int) -> FD:
         btf_key_type_id=spec.btf_key_type_id,
         btf_value_type_id=spec.btf_value_type_id,
         btf_vmlinux_value_type_id=spec.btf_vmlinux_value_type_id,
+        value_type_btf_obj_fd=spec.value_type_btf_obj_fd,
         map_extra=spec.map_extra,
     )
     ret = bpf_raw(Cmd.MAP_CREATE, ctypes.addressof(attr), ctypes.sizeof(attr))

@@ -8,10 +8,13 @@ or ``pybpf.load(path)`` creates it in the kernel the way libbpf's
 2. sanitize the object's BTF for this kernel and load it;
 3. create maps (reusing compatible pinned maps; global data written and
    ``.rodata``/``.kconfig`` frozen), fill maps-of-maps;
+   struct_ops maps are translated to the kernel's layout first
+   (:mod:`pybpf.object_structops`) and created as :class:`~pybpf.object_structops.StructOpsMap`;
 4. per program: CO-RE relocations (:func:`pybpf.btf.core.relocate`), map fds
    and extern values patched into the instructions, BPF_PROG_LOAD with BTF,
    func_info and line_info; ``.rodata`` bound to every program;
-5. fill prog arrays.
+5. fill prog arrays, put program fds into struct_ops values (registering them is
+   ``obj.maps[name].attach_struct_ops()``).
 
 Anything created before a failure is released. Debug messages go to the
 ``log`` callback and the ``pybpf.loader`` logger.
@@ -230,6 +233,8 @@ class _Loader:
         self.fd_array: list[int] = []
         self.ksyms: dict[str, KsymValue] = {}
         self.core_cache: Any = None
+        self.st_ops: dict[str, Any] = {}
+        self.st_targets: dict[str, Any] | None = None
 
     def log(self, msg: str) -> None:
         log.debug(msg)
@@ -240,6 +245,11 @@ class _Loader:
     def run(self) -> Object:
         try:
             self._externs()
+            if any(ms.struct_ops is not None for ms in self.spec.maps.values()):
+                from .object_structops import adjust_struct_ops_autoload
+
+                self._plan_struct_ops()
+                adjust_struct_ops_autoload(self.spec, self.log)
             if self.spec.btf is not None:
                 self.btf_fd = load_object_btf(self.spec.btf, self.log)
             self._create_maps()
@@ -249,6 +259,8 @@ class _Loader:
                     continue
                 self.programs[p.name] = self._load_prog(p)
             self._init_slots(prog_arrays=True)
+            for key, kern in self.st_ops.items():
+                self.maps[key].kernel_value = kern.value_with_fds(self.programs)  # type: ignore[attr-defined]
         except BaseException:
             self._cleanup()
             raise
@@ -280,6 +292,52 @@ class _Loader:
             resolve_kconfig(exts, buf, self.kconfig, self.log)
         self.ksyms = resolve_ksyms(exts, self.kbtf, self.fd_array, self.log)
 
+    # ------------------------------------------------------------------ struct_ops
+    def _plan_struct_ops(self) -> None:
+        from .object_structops import plan_struct_ops
+
+        self.st_ops, self.st_targets = plan_struct_ops(self.spec, self.kbtf, self.log)
+
+    def _create_struct_ops_map(self, key: str, ms: ObjectMapSpec) -> Map:
+        from .object_structops import StructOpsMap
+
+        kern = self.st_ops[key]
+        reuse = self.reuse_maps.get(key)
+        if reuse is not None:
+            fd = reuse if isinstance(reuse, int) else reuse.fd
+            m: Map = StructOpsMap.from_fd(FD(_dup_cloexec(fd)))
+            self.log(f"map {ms.name!r}: skipping creation (preset fd={fd}, map id {m.id})")
+        else:
+            s = ms.copy()
+            s.struct_ops = None
+            s.value_size = len(kern.value)
+            s.btf_vmlinux_value_type_id = kern.value_type_id
+            s.btf_key_type_id = s.btf_value_type_id = 0
+            s.btf = int(self.btf_fd) if self.btf_fd is not None else None  # None: Map makes a stub BTF
+            if kern.btf_obj_fd:
+                s.value_type_btf_obj_fd = kern.btf_obj_fd
+                s.flags = int(s.flags) | MapFlags.VTYPE_BTF_OBJ_FD
+            try:
+                m = StructOpsMap.from_spec(s)
+            except BPFError as e:
+                if e.errno == errno.EINVAL and int(s.flags) & MapFlags.LINK and _creatable_without_link(s):
+                    raise NotSupportedError("BPF_F_LINK struct_ops maps (SEC(\".struct_ops.link\"))",
+                                            f"map {ms.name!r} needs Linux 6.4+; use SEC(\".struct_ops\")") from None
+                raise
+            self.log(f"map {ms.name!r}: created struct_ops map, fd {m.fd}, value size {s.value_size}")
+        m.struct_name = kern.type_name  # type: ignore[attr-defined]
+        return m
+
+    def _struct_ops_target(self, p: ObjectProgramSpec, ls: ObjectProgramSpec) -> None:
+        if self.st_targets is None:  # Object.load_program: the object was loaded by another _Loader
+            self._plan_struct_ops()
+        t = (self.st_targets or {}).get(p.name)
+        if t is None:
+            raise Error(f"prog {p.name!r}: SEC(\"struct_ops\") program isn't referenced by any created struct_ops "
+                        f"map, did you forget to use it? (or set spec.programs[{p.name!r}].autoload = False)")
+        ls.attach_btf_id, ls.expected_attach_type, ls.attach_btf_obj_fd = t.type_id, t.member_index, t.btf_obj_fd
+        self.log(f"prog {p.name!r}: struct_ops attach target: kernel type [{t.type_id}] member #{t.member_index}")
+
     # ------------------------------------------------------------------ maps
     def _map_spec(self, ms: Any) -> Any:
         s = ms.copy()
@@ -296,7 +354,10 @@ class _Loader:
 
     def _create_maps(self) -> None:
         for key, ms in self.spec.maps.items():
-            self.maps[key] = self._create_map(key, ms)
+            if not ms.autocreate:
+                self.log(f"map {ms.name!r}: skipped creation (autocreate off)")
+                continue
+            self.maps[key] = self._create_struct_ops_map(key, ms) if key in self.st_ops else self._create_map(key, ms)
         self._init_slots(prog_arrays=False)
 
     def _create_map(self, key: str, ms: ObjectMapSpec) -> Map:
@@ -373,7 +434,7 @@ class _Loader:
 
     def _init_slots(self, prog_arrays: bool) -> None:
         for key, ms in self.spec.maps.items():
-            if not ms.init_slots or (ms.type == MapType.PROG_ARRAY) != prog_arrays:
+            if not ms.init_slots or (ms.type == MapType.PROG_ARRAY) != prog_arrays or key not in self.maps:
                 continue
             if not prog_arrays and key in self.reuse_maps:
                 continue
@@ -389,9 +450,6 @@ class _Loader:
 
     # ------------------------------------------------------------------ programs
     def _load_prog(self, p: ObjectProgramSpec) -> Program:
-        if p.type == ProgramType.STRUCT_OPS:
-            raise NotSupportedError("struct_ops programs", f"{p.name!r}: .struct_ops maps are not supported yet; "
-                                    "set spec.programs[name].autoload = False")
         insns = list(p.instructions)
         if p.core_relos:
             insns = self._core(p, insns)
@@ -453,7 +511,8 @@ class _Loader:
         if ins.opcode == _LDDW and ins.src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE):
             m = self.maps.get(sym)
             if m is None:
-                raise Error(f"prog {p.name!r}: insn #{slot} references map {sym!r} which does not exist")
+                why = "is not created (autocreate off)" if sym in self.spec.maps else "does not exist"
+                raise Error(f"prog {p.name!r}: insn #{slot} references map {sym!r} which {why}")
             imm = (ins.imm & ~0xFFFFFFFF) | m.fd
             self.log(f"prog {p.name!r}: insn #{slot}: map {sym!r} -> fd {m.fd}"
                      + (f", value offset {ins.imm >> 32}" if ins.src == PseudoSrc.MAP_VALUE else ""))
@@ -475,6 +534,9 @@ class _Loader:
         raise Error(f"prog {p.name!r}: insn #{slot} cannot reference {sym!r}")
 
     def _attach_target(self, p: ObjectProgramSpec, ls: ObjectProgramSpec) -> None:
+        if p.type == ProgramType.STRUCT_OPS and not p.attach_btf_id:
+            self._struct_ops_target(p, ls)
+            return
         sd = p.sec_def
         if sd is None or not sd.flags & SecFlags.ATTACH_BTF or p.attach_btf_id:
             return
@@ -502,6 +564,17 @@ class _Loader:
         if mod_fd is not None:
             ls.attach_btf_obj_fd = mod_fd.fd
         self.log(f"prog {p.name!r}: attach target {name!r} is [{tid}] in {where}")
+
+
+def _creatable_without_link(s: Any) -> bool:
+    """The struct_ops map the kernel refused is accepted without BPF_F_LINK (the kernel predates 6.4)."""
+    t = s.copy()
+    t.flags = int(t.flags) & ~MapFlags.LINK
+    try:
+        Map.from_spec(t).close()
+    except BPFError:
+        return False
+    return True
 
 
 def _dup_cloexec(fd: int) -> int:

@@ -152,7 +152,7 @@ _NEED_TARGET = frozenset({"tracepoint", "tp", "raw_tracepoint", "raw_tp", "kprob
 
 class Skeleton:
     """A loaded object: ``obj`` (:class:`pybpf.Object`), ``progs``, ``maps``, section
-    attributes, ``links`` (program name -> link, filled by :meth:`attach`)."""
+    attributes, ``links`` (program or struct_ops map name -> link, filled by :meth:`attach`)."""
 
     OBJECT_NAME: ClassVar[str] = ""
     DATA: ClassVar[bytes] = b""
@@ -196,11 +196,16 @@ class Skeleton:
 
     def attach(self) -> dict[str, Any]:
         """Auto-attach every loaded program whose ``SEC()`` says where (tracepoints, raw
-        tracepoints, fentry/fexit/lsm/tp_btf/iter, kprobes, uprobes, USDT), like a libbpf
-        skeleton's ``__attach()``; others (XDP, tc, cgroup...) are left for ``pybpf.links``.
+        tracepoints, fentry/fexit/lsm/tp_btf/iter, kprobes, uprobes, USDT) and register every
+        struct_ops map (keyed by its variable name), like a libbpf skeleton's ``__attach()``;
+        others (XDP, tc, cgroup...) are left for ``pybpf.links``.
         Returns ``links``; on failure the links made by this call are released."""
         made: list[str] = []
         try:
+            for name, m in self.obj.maps.items():
+                if name not in self.links and hasattr(m, "attach_struct_ops"):
+                    self.links[name] = m.attach_struct_ops()
+                    made.append(name)
             for name, prog in self.obj.programs.items():
                 if name in self.links:
                     continue
@@ -372,6 +377,11 @@ def _map_desc(spec: Any, m: Any) -> str:
     t = getattr(m.type, "name", None) or str(m.type)
     if m.internal:
         return f"{t} backing global data section {m.real_name} ({m.value_size} bytes)"
+    if m.struct_ops is not None:
+        from ._sys.consts import MapFlags
+
+        return (f"{t} for struct {m.struct_ops.type_name}" + (" (bpf_link)" if int(m.flags) & MapFlags.LINK else "")
+                + ("" if m.autocreate else "; not created by default (None after load unless autocreate)"))
     parts = [f"{t}"]
     btf = spec.btf
     if btf is not None and m.btf_key_type_id:
@@ -544,10 +554,10 @@ def generate(obj_bytes: bytes, name: str | None = None) -> str:
                       f"SEC({p.section!r}): {tname}, {len(p.instructions or ())} instructions"
                       + ("" if p.autoload else "; not loaded by default (None after load unless autoload)")))
     m_taken: set[str] = set()
-    maps = [(_ident(k.lstrip(".") if m.internal else k, m_taken, _RESERVED_NS), k, "", _map_desc(spec, m))
-            for k, m in spec.maps.items()]
+    maps = [(_ident(k.lstrip(".") if m.internal else k, m_taken, _RESERVED_NS), k, "" if m.autocreate else " | None",
+             _map_desc(spec, m)) for k, m in spec.maps.items()]
     namespace(names["Progs"], [(a, k, "pybpf.Program" + o, d) for a, k, o, d in progs], "Loaded programs.")
-    namespace(names["Maps"], [(a, k, "pybpf.Map", d) for a, k, _o, d in maps], "Maps of the loaded object.")
+    namespace(names["Maps"], [(a, k, "pybpf.Map" + o, d) for a, k, o, d in maps], "Maps of the loaded object.")
     namespace(names["SpecProgs"], [(a, k, "pybpf.elf.ObjectProgramSpec", d) for a, k, _o, d in progs],
               "Program specs (set ``autoload``, ``attach_to``... before load).")
     namespace(names["SpecMaps"], [(a, k, "pybpf.elf.ObjectMapSpec", d) for a, k, _o, d in maps],

@@ -20,7 +20,10 @@ class MapSpec:
     ``inner_map`` is the template for map-in-map types; ``btf`` (a
     :class:`pybpf.btf.BTF` or raw bytes) with ``btf_key_type_id`` /
     ``btf_value_type_id`` gives the kernel the key/value types; ``contents``
-    are (key, value) pairs written right after creation.
+    are (key, value) pairs written right after creation. STRUCT_OPS maps name
+    the kernel's ``struct bpf_struct_ops_<type>`` in ``btf_vmlinux_value_type_id``
+    (5.6+), with ``value_type_btf_obj_fd`` the fd of the module BTF holding it
+    and ``MapFlags.VTYPE_BTF_OBJ_FD`` in ``flags`` for module types (6.9+).
     """
 
     type: MapType
@@ -35,6 +38,7 @@ class MapSpec:
     btf_key_type_id: int = 0
     btf_value_type_id: int = 0
     btf_vmlinux_value_type_id: int = 0
+    value_type_btf_obj_fd: int = 0
     map_extra: int = 0
     ifindex: int = 0
     pinning: int = 0

@@ -21,6 +21,7 @@ from .reader import STT, ElfObject, Section
 
 if TYPE_CHECKING:
     from ..btf import BTF
+    from .structops import StructOpsSpec
 
 __all__ = ["ObjectMapSpec", "internal_map_name", "parse_btf_maps", "parse_legacy_maps", "internal_map_spec",
            "collect_map_relos", "LIBBPF_PIN_BY_NAME", "DataKind", "data_kind"]
@@ -40,15 +41,20 @@ class ObjectMapSpec(MapSpec):
     slots to the *names* of programs (prog arrays) or maps (maps-of-maps) that
     the object initialises statically; the loader fills them after creation.
     ``real_name`` is the ELF section name of an internal (global data) map.
+    ``struct_ops`` describes a struct_ops variable (:mod:`pybpf.elf.structops`);
+    ``autocreate=False`` (libbpf's ``bpf_map__set_autocreate``) skips creating the map.
     """
 
     section: str = ""
     sec_offset: int = 0
     init_slots: dict[int, str] = dataclasses.field(default_factory=dict)
     real_name: str = ""
+    struct_ops: "StructOpsSpec | None" = None
+    autocreate: bool = True
 
     def copy(self) -> "ObjectMapSpec":
-        return dataclasses.replace(self, contents=list(self.contents), init_slots=dict(self.init_slots))
+        return dataclasses.replace(self, contents=list(self.contents), init_slots=dict(self.init_slots),
+                                   struct_ops=self.struct_ops.copy() if self.struct_ops is not None else None)
 
     @property
     def internal(self) -> bool:

@@ -26,6 +26,8 @@ from .maps import DataKind, ObjectMapSpec, collect_map_relos, data_kind, interna
 from .objspec import ObjectProgramSpec, ObjectSpec
 from .reader import SHT, ElfObject
 from .sections import parse_section
+from .structops import bind_struct_ops_programs, collect_struct_ops_relos, is_struct_ops_section, \
+    parse_struct_ops_maps
 
 __all__ = ["parse_object", "object_name"]
 
@@ -66,6 +68,7 @@ def _parse(data: bytes, name: str, path: str, strict_maps: bool, log_fn: Log | N
     license_ = ""
     kern_version = 0
     btf_sec = ext_sec = maps_sec = legacy_sec = None
+    st_ops_secs = []
     text_idx = 0
     for sec in elf.sections[1:]:
         n = sec.name
@@ -89,6 +92,8 @@ def _parse(data: bytes, name: str, path: str, strict_maps: bool, log_fn: Log | N
             ext_sec = sec
         elif n == ".text" and sec.executable:
             text_idx = sec.index
+        elif is_struct_ops_section(n) and sec.type == SHT.PROGBITS:
+            st_ops_secs.append(sec)
     dbg(f"elf: license {license_!r}, kernel version {kern_version:#x}")
 
     raw_btf = BTF.from_bytes(btf_sec.data) if btf_sec is not None else None
@@ -129,6 +134,11 @@ def _parse(data: bytes, name: str, path: str, strict_maps: bool, log_fn: Log | N
         last = max((e for e in externs.values() if e.kind == ExternKind.KCONFIG), key=lambda e: e.offset)
         size = last.offset + last.size
         maps[".kconfig"] = internal_map_spec(obj_name, ".kconfig", DataKind.KCONFIG, bytes(size), size, btf)
+    for sec in st_ops_secs:
+        for m in parse_struct_ops_maps(btf, sec):
+            if m.name in maps:
+                raise ELFError(f"map {m.name!r} defined twice")
+            maps[m.name] = m
     for m in maps.values():
         dbg(f"map {m.name!r}: type {m.type!r}, key {m.key_size}, value {m.value_size}, "
             f"max_entries {m.max_entries}, flags {int(m.flags):#x}" + (f" (from {m.section})" if m.section else ""))
@@ -160,12 +170,22 @@ def _parse(data: bytes, name: str, path: str, strict_maps: bool, log_fn: Log | N
             for slot, target in sorted(m.init_slots.items()):
                 dbg(f"map {m.name!r}: slot [{slot}] points to {target!r}")
 
+    if st_ops_secs:
+        entries = {(f.sec_idx, f.sec_off * 8): (f.name, sec_infos[f.sec_name].prog_type)
+                   for f in funcs if not f.is_subprog}
+        for sec in st_ops_secs:
+            collect_struct_ops_relos(elf, sec, maps, entries)
+        for m in maps.values():
+            for member, target in (m.struct_ops.programs.items() if m.struct_ops is not None else ()):
+                dbg(f"map {m.name!r}: struct_ops member {member!r} points to {target!r}")
+
     programs: dict[str, ObjectProgramSpec] = {}
     for f in funcs:
         if f.is_subprog:
             continue
         programs[f.name] = _program(f, funcs, text_idx, ext, sec_infos[f.sec_name], kconfig, license_,
                                     kern_version, btf, dbg)
+    bind_struct_ops_programs(maps, programs)
     return ObjectSpec(obj_name, btf=btf, btf_ext=ext, license=license_, kern_version=kern_version, maps=maps,
                       programs=programs, externs=externs, path=path)
 

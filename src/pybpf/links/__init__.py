@@ -1,9 +1,10 @@
 """Attach programs to kernel hooks; every attach function returns a :class:`Link`.
 
 Tracing attach points (this package's ``tracing``, ``perf_event``, ``kprobe``,
-``uprobe``, ``usdt``, ``iter`` modules) and network attach points (``net*``
-modules) all return :class:`Link` subclasses: close the link (or leave its
-``with`` block) to detach, :meth:`Link.pin` it to keep it attached.
+``uprobe``, ``usdt``, ``iter`` modules), network attach points (``net*``
+modules) and struct_ops registration (``struct_ops``) all return :class:`Link`
+subclasses: close the link (or leave its ``with`` block) to detach,
+:meth:`Link.pin` it to keep it attached.
 
 Submodules are imported on first use.
 """
@@ -34,6 +35,7 @@ _LAZY: dict[str, str] = {
     **{n: ".usdt" for n in ("UsdtNote", "UsdtArg", "UsdtSpec", "attach_usdt", "parse_usdt_notes",
                             "parse_usdt_args", "UsdtLink")},
     **{n: ".iter" for n in ("IterLink", "IterOptions", "attach_iter")},
+    **{n: ".struct_ops" for n in ("StructOpsLink", "attach_struct_ops")},
     **{n: "._elfsym" for n in ("resolve_binary", "resolve_symbol", "SymbolNotFoundError")},
 }
 

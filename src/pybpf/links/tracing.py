@@ -305,7 +305,9 @@ _HINTS = {"perf_event": "attach_perf_event(prog, type, config, sample_freq=...)"
           "usdt": "attach_usdt(prog, binary, provider, name)", "kprobe": "attach_kprobe(prog, symbol)",
           "kretprobe": "attach_kprobe(prog, symbol, retprobe=True)", "tracepoint": "attach_tracepoint(prog, cat, name)",
           "raw_tracepoint": "attach_raw_tracepoint(prog, name)", "iter": "attach_iter(prog, map=...)",
-          "freplace": "attach_freplace(prog, target, func)"}
+          "freplace": "attach_freplace(prog, target, func)",
+          "struct_ops": "attach_struct_ops(obj.maps[<struct_ops variable>]): struct_ops programs run through "
+                        "their map"}
 
 
 def _need(kind: str, target: str, section: str) -> str:
