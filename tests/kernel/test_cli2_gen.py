@@ -179,7 +179,7 @@ def test_struct_ops_show_matches_bpftool(capsys):
     rc, _, err = cli(capsys, "struct_ops", "show", "name", "pybpf_none")
     assert (rc, err) == (255, "Error: no struct_ops found for pybpf_none\n")
     rc, _, err = cli(capsys, "struct_ops", "register", "x.o")
-    assert rc == 1 and "not supported" in err
+    assert rc == 255 and err.startswith("Error: failed to load object file:")
 
 
 @needs_bpftool
@@ -200,10 +200,10 @@ def test_struct_ops_show_and_dump_an_unregistered_map(capsys):
         for j in ([], ["-j"]):
             rc, out, err = cli(capsys, *j, "struct_ops", "dump", "id", str(m.id))
             assert rc == 0, err
-            # bpftool 7.1 writes the objects without the enclosing array (and bare "(nil)" pointers)
+            # by id, bpftool writes the two objects without an enclosing array (and bare "(nil)" pointers)
             theirs = bpftool(*j, "struct_ops", "dump", "id", str(m.id)).replace(": (nil)", ': "(nil)"')
-            assert json.loads(out) == json.loads("[" + theirs + "]")
-        data = json.loads(out)[1]["bpf_struct_ops_tcp_congestion_ops"]["data"]
+            assert out == theirs
+        data = json.loads("[" + out + "]")[1]["bpf_struct_ops_tcp_congestion_ops"]["data"]
         assert data["ssthresh"] == "u32 (struct sock *) 0"
         rc, _, err = cli(capsys, "struct_ops", "show", "id", str(m.id + 10**9))
         assert rc == 255 and err.startswith(f"Error: can't get map by id ({m.id + 10**9})")

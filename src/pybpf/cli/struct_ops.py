@@ -1,7 +1,9 @@
-"""``pybpf struct_ops``: show/list, dump, unregister (bpftool's grammar and output).
+"""``pybpf struct_ops``: show/list, dump, register, unregister (bpftool's grammar and output).
 
-``register`` needs the object loader to handle ``.struct_ops`` maps, which
-pybpf's does not do yet: it fails with a clear message.
+``register OBJ [LINK_DIR]`` loads the object and registers every struct_ops map in it
+(``.struct_ops`` maps stay registered after the command exits, as with bpftool 7.1;
+``.struct_ops.link`` maps are registered through a bpf_link that is pinned as
+``LINK_DIR/<map name>`` when LINK_DIR is given, else released when the command ends).
 """
 
 from __future__ import annotations
@@ -219,6 +221,7 @@ def do_dump(ctx: Context, args: Args) -> int:
     from ..btf.values import format_value  # type: ignore[attr-defined]
     from ..btf.values_format import BpftoolObject, dumps_bpftool
 
+    by_id = len(args) == 2 and is_prefix(args.peek(), "id")
     found, _ = _select(args)
     kbtf = _Kernel.get()
     plain = not ctx.json
@@ -236,7 +239,11 @@ def do_dump(ctx: Context, args: Args) -> int:
     finally:
         for fd, _ in found:
             fd.close()
-    sys.stdout.write(dumps_bpftool(objs, pretty=ctx.pretty or plain) + "\n")
+    pretty = ctx.pretty or plain
+    if by_id:  # bpftool writes one map's two objects without the enclosing array
+        sys.stdout.write(",".join(dumps_bpftool(o, pretty=pretty) for o in objs) + "\n")
+    else:
+        sys.stdout.write(dumps_bpftool(objs, pretty=pretty) + "\n")
     return 0
 
 
@@ -282,9 +289,82 @@ def cmds_delete(fd: int) -> None:
         m._ops.delete((0).to_bytes(4, "little"))  # noqa: SLF001
 
 
+def _p_err(ctx: Context, msg: str) -> None:
+    """bpftool's p_err() for an error that does not stop the command."""
+    from . import _print_error
+
+    _print_error(ctx, msg)
+
+
+def _p_info(ctx: Context, msg: str) -> None:
+    if not ctx.json:
+        sys.stderr.write(msg + "\n")
+
+
 def do_register(ctx: Context, args: Args) -> int:
-    raise CLIError("'struct_ops register' is not supported yet: pybpf's object loader does not load "
-                   ".struct_ops maps (NotSupportedError)", 1)
+    """bpftool's do_register(): load OBJ, register each struct_ops map, pin link maps' links."""
+    import os
+
+    import pybpf
+
+    from ..errors import Error, VerifierError
+    from .prog_load import _mount_dir
+
+    if len(args) not in (1, 2):
+        sys.stderr.write(HELP)
+        raise CLIError("expected OBJ and an optional LINK_DIR")
+    file = args.next()
+    linkdir = args.next() if args else None
+    if linkdir:
+        try:
+            _mount_dir(ctx, linkdir)
+        except CLIError:
+            raise CLIError("can't mount bpffs for pinning") from None
+    log = (lambda m: sys.stderr.write(f"pybpf: {m}\n")) if ctx.debug else None
+    try:
+        obj = pybpf.open(file, log=log).load(log=log, log_level=7 if ctx.debug else 0)
+    except VerifierError as e:
+        sys.stderr.write(f"pybpf: prog '{e.program}': -- BEGIN PROG LOAD LOG --\n{e.log}-- END PROG LOAD LOG --\n")
+        raise CLIError(f"failed to load object file: {e}") from None
+    except (Error, OSError) as e:
+        raise CLIError(f"failed to load object file: {e}") from None
+    nr_errs = nr_maps = 0
+    with obj:
+        for name, m in obj.maps.items():
+            if m.type != MapType.STRUCT_OPS:
+                continue
+            try:
+                link = m.attach_struct_ops()
+            except (Error, OSError) as e:
+                _p_err(ctx, f"can't register struct_ops {name}: {strerror(e)}")
+                nr_errs += 1
+                continue
+            nr_maps += 1
+            try:
+                info = cmds.map_info(m.fd)
+                if not link.is_bpf_link:
+                    _p_info(ctx, f"Registered {kern_struct_ops_name(info)} {name} id {info.id}")
+                    continue
+                lid = link.id
+                if linkdir:
+                    try:
+                        os.makedirs(linkdir, 0o700, exist_ok=True)
+                        link.pin(os.path.join(linkdir, _name(info)))
+                    except (Error, OSError) as e:
+                        _p_err(ctx, f"can't pin link {lid} for {_name(info)}: {strerror(e)}")
+                        nr_errs += 1
+                        continue
+                _p_info(ctx, f"Registered {kern_struct_ops_name(info)} {_name(info)} map id {info.id} link id {lid}")
+            finally:
+                link.disconnect()  # a plain struct_ops stays registered; a link lives on only if pinned
+                link.close()
+    if nr_errs:
+        return 255
+    if not nr_maps:
+        raise CLIError(f"no struct_ops found in {file}")
+    if ctx.json:
+        print("null")
+    return 0
 
 
 VERBS = [("show", do_show), ("list", do_show), ("register", do_register), ("unregister", do_unregister),
