@@ -15,16 +15,16 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from itertools import compress, repeat
-from operator import itemgetter
-from typing import TYPE_CHECKING, Iterable, Sequence, Union
+from itertools import accumulate, chain, compress, repeat
+from operator import add, itemgetter, mul
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Union
 
 from ..errors import BTFError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .spec import BTF
 
-__all__ = ["Tables", "kind_table", "gather"]
+__all__ = ["Tables", "Members", "kind_table", "gather"]
 
 # BTF kind numbers (include/uapi/linux/btf.h), as plain ints for speed
 INT, PTR, ARRAY, STRUCT, UNION, ENUM, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, \
@@ -62,7 +62,7 @@ class Tables:
     anonymous types (and for functions and variables: see :meth:`name_of`).
     """
 
-    __slots__ = ("n", "w", "hdr", "kind", "kflag", "vlen", "st", "name", "ptr_size", "_s", "_sb")
+    __slots__ = ("n", "w", "hdr", "kind", "kflag", "vlen", "st", "name", "ptr_size", "_s", "_sb", "_members")
 
     def __init__(self, btf: "BTF") -> None:
         levels = []
@@ -99,6 +99,13 @@ class Tables:
             names[i] = s
         self.name: list[str] = names
         self.ptr_size = _ptr_size(kind, st, names)
+        self._members: "Optional[Members]" = None
+
+    def members(self) -> "Members":
+        """Every struct's and union's members, built on first use."""
+        if self._members is None:
+            self._members = Members(self)
+        return self._members
 
     def string(self, off: int) -> str:
         """The string at global offset ``off``."""
@@ -124,6 +131,26 @@ class Tables:
     def name_of(self, type_id: int) -> str:
         """The name of any type, functions and variables included."""
         return self.name[type_id] or (self.string(self.w[self.hdr[type_id]]) if type_id else "")
+
+
+class Members:
+    """The members of all structs and unions as flat lists: those of type ``id``
+    are at ``[start[id]:start[id] + vlen[id]]`` in ``types`` (type ids),
+    ``offs`` (raw offset words: bit offset, bitfield size in the top 8 bits if
+    the kind_flag is set) and ``names``."""
+
+    __slots__ = ("start", "types", "offs", "names")
+
+    def __init__(self, t: Tables) -> None:
+        ids = list(compress(range(t.n), t.kind.translate(kind_table((STRUCT, UNION)))))
+        vlens = gather(t.vlen, ids)
+        starts = list(map(add, gather(t.hdr, ids), repeat(3)))
+        ends = map(add, starts, map(mul, vlens, repeat(3)))
+        words = list(chain.from_iterable(map(t.w.__getitem__, map(slice, starts, ends))))
+        self.start = dict(zip(ids, accumulate(vlens, initial=0)))
+        self.types = words[1::3]
+        self.offs = words[2::3]
+        self.names = t.strings(words[0::3])
 
 
 def gather(seq: "Sequence[int]", idx: "Sequence[int]") -> "tuple[int, ...]":
