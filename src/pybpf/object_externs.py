@@ -33,31 +33,14 @@ class ExternError(Error):
 
 
 def kernel_version_code(release: str | None = None) -> int:
-    """``LINUX_VERSION_CODE`` of the running kernel (Ubuntu's version_signature first, as libbpf)."""
+    """``LINUX_VERSION_CODE`` of the running kernel (Ubuntu's version_signature first, as libbpf),
+    or of ``release`` (a ``uname -r`` string); 0 if it does not parse."""
+    from ._sys.kver import linux_version_code, parse_release, version_code
+
     if release is None:
-        try:
-            with open("/proc/version_signature") as f:
-                parts = f.read().split()
-            if len(parts) >= 3:
-                release = parts[2]
-        except OSError:
-            pass
-    if release is None:
-        release = os.uname().release
-    nums = []
-    for piece in release.split(".")[:3]:
-        digits = ""
-        for ch in piece:
-            if not ch.isdigit():
-                break
-            digits += ch
-        if not digits:
-            break
-        nums.append(int(digits))
-    if len(nums) < 3:
-        return 0
-    major, minor, patch = nums
-    return (major << 16) | (minor << 8) | min(patch, 255)
+        return linux_version_code()
+    v = parse_release(release)
+    return version_code(*v) if v is not None else 0
 
 
 def read_kconfig() -> str:

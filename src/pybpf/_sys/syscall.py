@@ -115,12 +115,10 @@ _memlock_done = False
 
 
 def _kernel_version() -> tuple[int, int]:
-    rel = os.uname().release
-    parts = rel.split(".")
-    try:
-        return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
-    except (IndexError, ValueError):
-        return (0, 0)
+    """(major, minor) of the running kernel (:func:`pybpf._sys.kver.kernel_version`)."""
+    from .kver import kernel_version
+
+    return kernel_version()[:2]
 
 
 def bump_memlock_rlimit_once() -> bool:

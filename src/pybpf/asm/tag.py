@@ -15,8 +15,6 @@ signed BPF programs); the tag is the first 8 bytes of it, as 16 hex digits.
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 import struct
 from typing import Any, Iterable
 
@@ -31,12 +29,12 @@ _SLOT = struct.Struct("<BBhi")
 
 def tag_algorithm_for_kernel(release: str | None = None) -> str:
     """``"sha256"`` for Linux >= 6.18, else ``"sha1"`` (default: the running kernel)."""
-    if release is None:
-        release = os.uname().release
-    m = re.match(r"^(\d+)\.(\d+)", release)
-    if not m:
+    from .._sys.kver import kernel_version, parse_release
+
+    v = kernel_version() if release is None else parse_release(release)
+    if not v or v == (0, 0, 0):
         return "sha256"
-    return "sha256" if (int(m.group(1)), int(m.group(2))) >= (6, 18) else "sha1"
+    return "sha256" if v[:2] >= (6, 18) else "sha1"
 
 
 def _normalized(data: bytes) -> bytes:
@@ -63,7 +61,7 @@ def program_tag(program: bytes | bytearray | memoryview | Iterable[Any],
 
     ``program`` is instruction bytes or instructions (references must be resolved).
     ``algorithm`` is ``"sha1"`` (Linux <= 6.17), ``"sha256"`` (Linux >= 6.18) or
-    ``"auto"``: the one the running kernel uses (from its release string).
+    ``"auto"``: the one the running kernel uses (:func:`pybpf._sys.kver.kernel_version`).
     """
     if isinstance(program, (bytes, bytearray, memoryview)):
         data = bytes(program)
