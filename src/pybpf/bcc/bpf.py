@@ -13,7 +13,7 @@ import weakref
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from ..errors import Error
-from . import syms
+from . import _deref, syms
 from ._attach import AttachMixin, to_str
 from ._loader import LazyObject
 from ._trace import TraceMixin
@@ -171,13 +171,17 @@ class BPF(AttachMixin, TraceMixin):
         display = src or "<text>"
         self._rw: Rewritten = rewrite(text, filename=display, include_dirs=_include_dirs_of(cflags),
                                        prelude=prelude)
-        if debug & (DEBUG_PREPROCESSOR | DEBUG_SOURCE):
-            print(self._rw.text, file=sys.stderr)
         from .. import elf
         from ..compile import compile
 
-        obj = compile(self._rw.text, cflags=cflags, include_dirs=[include_dir()], filename=src or None,
-                      defines={"LINUX_VERSION_CODE": _kernel_version_code(), "__BCC__": None})
+        defines = {"LINUX_VERSION_CODE": _kernel_version_code(), "__BCC__": None}
+        text = self._rw.text
+        if _deref.wanted(self._rw):
+            text = _deref.probe_reads(self._rw, cflags=cflags, include_dirs=[include_dir()], defines=defines,
+                                      filename=src or None)
+        if debug & (DEBUG_PREPROCESSOR | DEBUG_SOURCE):
+            print(text, file=sys.stderr)
+        obj = compile(text, cflags=cflags, include_dirs=[include_dir()], filename=src or None, defines=defines)
         spec = elf.open(bytes(obj), name="bcc")
         for d in self._rw.tables.values():
             ms = spec.maps.get(d.var)

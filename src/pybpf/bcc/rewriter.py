@@ -118,6 +118,8 @@ class Rewritten:
     tracepoints: list[tuple[str, str]]
     event_types: dict[str, str]           # table name -> C type of the records it carries
     dropped_includes: list[str]
+    defined: list[str] = dataclasses.field(default_factory=list)  # every function defined, static ones too
+    decls_at: int = 0                     # offset in ``text`` after the prologue's #includes
 
 
 def section_for(name: str) -> tuple[Optional[str], Optional[str], str]:
@@ -203,6 +205,7 @@ class _Rewriter:
         self.tracepoints: list[tuple[str, str]] = []
         self.event_types: dict[str, str] = {}
         self.dropped: list[str] = []
+        self.defined: list[str] = []
 
     # -------------------------------------------------------------- helpers
     def err(self, pos: int, msg: str) -> CompileError:
@@ -415,6 +418,7 @@ class _Rewriter:
             fname, psec, pkind, target = self._probe_macro(name, args, name_at)
             if fname in self.functions:
                 raise self.err(name_at, f"program {fname!r} defined twice")
+            self.defined.append(fname)
             self.functions[fname] = FuncInfo(fname, user_sec or psec, pkind, line, target)
             if not has_sec:
                 self.edits.append((decl_at, decl_at, f'SEC("{psec}") '))
@@ -423,14 +427,22 @@ class _Rewriter:
             if not args:
                 return
             fname = args[0].strip()
+            self.defined.append(fname)
             sec, kind, target = section_for(fname)
             self.functions[fname] = FuncInfo(fname, user_sec or sec or PLACEHOLDER_SECTION, kind, line, target)
             if not has_sec:
                 self.edits.append((decl_at, decl_at, f'SEC("{sec or PLACEHOLDER_SECTION}") '))
             return
-        if re.search(r"\bstatic\b", specs) or name in ("__attribute__", "if", "while", "for", "switch"):
+        if name in ("__attribute__", "if", "while", "for", "switch"):
             return
-        if not args or "*" not in args[0]:
+        self.defined.append(name)
+        if re.search(r"\bstatic\b", specs):
+            return
+        if not args or args == ["void"]:
+            if re.search(rf"(?<![\w.>]){re.escape(name)}\s*\(", self.ms[body:]):
+                return  # called by the code that follows: a global function, not a program
+            self.edit(popen, close + 1, "(void *ctx)")  # BCC loads any non-static function: give it a context
+        elif "*" not in args[0]:
             return  # not taking a context: a global function, not a program
         sec, kind, target = section_for(name)
         self.functions[name] = FuncInfo(name, user_sec or sec or PLACEHOLDER_SECTION, kind, line, target)
@@ -516,10 +528,10 @@ class _Rewriter:
             body += '\nchar _license[] SEC("license") = "GPL";\n'
         name = self.filename.replace("\\", "\\\\").replace('"', '\\"')
         usdt = "#include <bcc_usdt.h>\n" if _USDT_USE.search(self.ms) else ""
-        prologue = ('#include "vmlinux.h"\n#include <bcc_compat.h>\n' + usdt + prelude + structs +
-                    f'#line 1 "{name}"\n')
+        includes = '#include "vmlinux.h"\n#include <bcc_compat.h>\n' + usdt + prelude
+        prologue = includes + structs + f'#line 1 "{name}"\n'
         return Rewritten(prologue + body, self.filename, self.tables, self.functions, self.tracepoints,
-                         self.event_types, self.dropped)
+                         self.event_types, self.dropped, self.defined, len(includes))
 
 
 def _overlaps(e: tuple[int, int, str], edits: list[tuple[int, int, str]]) -> bool:

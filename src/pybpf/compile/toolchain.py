@@ -92,6 +92,17 @@ class Compiler(NamedTuple):
             return ["-target", f"{endian}-freestanding-none", "-fhosted", "-fbuiltin", "-UNDEBUG"]
         return ["-target", endian]
 
+    def frontend_argv(self) -> list[str]:
+        """Command prefix and target flags for a front-end-only run (``-fsyntax-only``,
+        ``-ast-dump``): clang itself. ``zig cc`` rejects ``-fsyntax-only`` for BPF, so
+        the wheel runs as ``zig clang``, which needs clang's builtin headers named."""
+        endian = "bpfel" if sys.byteorder == "little" else "bpfeb"
+        if self.kind != "zig":
+            return [*self.argv, "-target", endian]
+        exe = self.argv[0]
+        lib = self.zig_lib or os.path.join(os.path.dirname(os.path.realpath(exe)), "lib")
+        return [exe, "clang", "-target", endian, "-nostdinc", "-isystem", os.path.join(lib, "include")]
+
     def system_include_flags(self, arch: str) -> list[str]:
         """System include dirs: the Linux UAPI headers (``<linux/bpf.h>``, ``<asm/types.h>``)
         that the ziglang wheel ships, for whichever compiler runs.
