@@ -49,6 +49,13 @@ class NotFoundError(BPFError):
     """ENOENT: key or object not found."""
 
 
+class ClosedError(Error, ValueError):
+    """An operation on a closed object; the message names it ("program 'x' is closed").
+
+    Also a :class:`ValueError`, as operations on closed Python files are.
+    """
+
+
 class NotSupportedError(Error):
     """The running kernel lacks a feature; the message names it (and the minimum kernel)."""
 

@@ -386,6 +386,30 @@ def test_auto_attach_errors():
             p.attach()
 
 
+# ------------------------------------------- perf links: support is probed, not guessed
+def test_wrong_prog_type_does_not_disable_perf_links(counter, monkeypatch):
+    """An EINVAL from a user's attach (wrong program type) must not switch perf links off."""
+    monkeypatch.setattr(lpe, "_perf_link_ok", None)  # as in a fresh process
+    if not lpe.perf_link_supported():
+        pytest.skip("BPF_LINK_CREATE with BPF_PERF_EVENT unavailable (needs Linux 5.15+)")
+    with Program.load(ProgramType.KPROBE, [asm.mov(R0, 0), asm.exit_()]) as wrong:
+        with pytest.raises(pybpf.BPFError, match="program type does not match"):
+            tracing.attach_tracepoint(wrong, "syscalls", "sys_enter_getpid")
+    assert lpe.perf_link_supported()
+    with Program.load(ProgramType.TRACEPOINT, counter_insns(counter, None)) as p:
+        with tracing.attach_tracepoint(p, "syscalls", "sys_enter_getpid", cookie=5) as lk:
+            assert lk.is_bpf_link and lk.cookie == 5 and lk.fd != lk.perf_fd
+            raw_getpid()
+            assert u64(counter, 5) >= 1
+
+
+def test_perf_link_probe_is_cached_and_needs_no_attach(monkeypatch):
+    monkeypatch.setattr(lpe, "_perf_link_ok", None)
+    first = lpe.perf_link_supported()
+    assert lpe._perf_link_ok is first and lpe.perf_link_supported() is first
+    assert lpe._probe_perf_link() is first
+
+
 # ------------------------------------------- legacy perf attach (kernels < 5.15)
 def test_legacy_set_bpf_path(counter, monkeypatch):
     """Without perf bpf_links the program goes on the perf fd with PERF_EVENT_IOC_SET_BPF."""

@@ -14,7 +14,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up t
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
-from ..errors import BPFError, NotFoundError, NotSupportedError, PermissionError_
+from ..errors import BPFError, ClosedError, NotFoundError, NotSupportedError, PermissionError_
 from .consts import Cmd
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -195,8 +195,9 @@ class FD:
 
     @property
     def fd(self) -> int:
+        """The fd number; :class:`~pybpf.errors.ClosedError` (a ValueError) once closed."""
         if self._fd < 0:
-            raise ValueError("file descriptor is closed")
+            raise ClosedError("file descriptor is closed")
         return self._fd
 
     def __int__(self) -> int:

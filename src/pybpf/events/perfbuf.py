@@ -28,7 +28,7 @@ from .._sys.consts import MapType
 from .._sys.cpu import online_cpus
 from .._sys.mapops import MapOps
 from .._sys.syscall import FD, ioctl
-from ..errors import BPFError, Error
+from ..errors import BPFError, ClosedError, Error
 from ._ring import EpollSet, close_mmap, fence, map_handle, mmap_fd, release, stop_requested, timeout_s
 
 __all__ = ["PerfBuffer"]
@@ -157,7 +157,7 @@ class PerfBuffer:
 
     def _check(self) -> None:
         if self._closed or self._close_pending:
-            raise Error("PerfBuffer is closed")
+            raise ClosedError("PerfBuffer is closed")
 
     def poll(self, timeout_ms: float | None = -1) -> int:
         """Wait up to ``timeout_ms`` (-1/None: forever) for a wakeup, then read the woken
@@ -282,6 +282,8 @@ class PerfBuffer:
         self._pause(1)
 
     def resume(self) -> None:
+        """Let the kernel write to the rings again after :meth:`pause` (PERF_EVENT_IOC_PAUSE_OUTPUT,
+        4.7+); the samples dropped while paused are reported to the ``lost`` callback."""
         self._pause(0)
 
     def _pause(self, on: int) -> None:

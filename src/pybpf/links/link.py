@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from .._sys import cmds
 from .._sys.consts import LinkType
 from .._sys.syscall import FD
-from ..errors import BPFError, Error, NotSupportedError
+from ..errors import BPFError, ClosedError, Error, NotSupportedError
 
 if TYPE_CHECKING:
     from ..introspect import LinkInfo
@@ -155,14 +155,21 @@ class Link:
         return cls.from_fd(cmds.fd_by_id("link", link_id))
 
     # ------------------------------------------------------------------ basics
+    def _closed_error(self, what: str = "") -> ClosedError:
+        desc = " ".join(x for x in (self.kind, self.target) if x)
+        return ClosedError(f"{what + ': ' if what else ''}link{' ' + desc if desc else ''} is closed")
+
     @property
     def fd(self) -> int:
-        """The link fd (raises ValueError once closed)."""
+        """The link fd (:class:`~pybpf.errors.ClosedError`, a ValueError, once closed)."""
+        if self._released:
+            raise self._closed_error()
         if self._fd is None:
             raise NotSupportedError(f"{self.kind or 'this'} attachment fd", "it is not backed by a bpf_link")
         return self._fd.fd
 
     def fileno(self) -> int:
+        """The link fd, for ``select``/``os`` calls (same as :attr:`fd`)."""
         return self.fd
 
     @property
@@ -176,7 +183,7 @@ class Link:
 
     def _need_link(self, what: str) -> FD:
         if self._released:
-            raise Error(f"{what}: link is closed")
+            raise self._closed_error(what)
         if self._fd is None:
             raise NotSupportedError(f"{what} on a {self.kind or 'legacy'} attachment",
                                     "it is not a bpf_link (legacy attach API; bpf_link needs a newer kernel)")
@@ -198,6 +205,7 @@ class Link:
 
     @property
     def type(self) -> LinkType | int:
+        """The kernel's link type (``LinkType``; a plain int for types newer than pybpf)."""
         t = int(cmds.link_info(self._need_link("link type").fd).type)
         try:
             return LinkType(t)
@@ -225,14 +233,21 @@ class Link:
         cmds.obj_pin(fd.fd, path)
         self._pinned = path
 
-    def unpin(self) -> None:
-        """Remove the pin made by :meth:`pin` (no-op if not pinned)."""
-        path, self._pinned = self._pinned, None
-        if path is not None:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+    def unpin(self, path: str | None = None) -> None:
+        """Remove the pin made by :meth:`pin` (no-op if not pinned), or the pin at ``path``.
+
+        The attachment stays while this object (or another fd/pin) holds it. An
+        explicit ``path`` that holds nothing raises :class:`~pybpf.errors.NotFoundError`.
+        """
+        from .._kobj import unpin_path
+
+        if path is None:
+            path, self._pinned = self._pinned, None
+            if path is None or not os.path.lexists(path):
+                return
+        unpin_path(path)
+        if path == self._pinned:
+            self._pinned = None
 
     # ----------------------------------------------------------- update/detach
     def update(self, new_program: Any, old_program: Any = None) -> None:
@@ -325,8 +340,10 @@ class MultiLink(Link):
     """Several attachments handled as one (e.g. a perf event on every CPU, a USDT probe's sites).
 
     ``links`` holds the members; :meth:`close`, :meth:`detach`, :meth:`update`
-    act on all of them. ``fd``/``id``/``info()``/``pin()`` are those of the
-    first member (pin each member of ``links`` to pin them all).
+    act on all of them. ``fd``/``id``/``prog_id``/``type``/``info()`` are those
+    of the first member. :meth:`pin` raises
+    :class:`~pybpf.errors.NotSupportedError`: pin each member of ``links``.
+    The members' own minimum kernels apply (bpf_link members 5.7+).
     """
 
     def __init__(self, links: list[Link], *, kind: str = "", target: str = "") -> None:
@@ -341,21 +358,24 @@ class MultiLink(Link):
 
     def _first(self) -> Link:
         if self._released:
-            raise Error("link is closed")
+            raise self._closed_error()
         if not self.links:
             raise Error("empty multi-link")
         return self.links[0]
 
     @property
     def fd(self) -> int:
+        """The first member's fd."""
         return self._first().fd
 
     @property
     def is_bpf_link(self) -> bool:
+        """True when every member is a kernel bpf_link."""
         return bool(self.links) and all(lk.is_bpf_link for lk in self.links)
 
     @property
     def id(self) -> int:
+        """The first member's kernel link id (see :attr:`ids` for all of them)."""
         return self._first().id
 
     @property
@@ -365,24 +385,34 @@ class MultiLink(Link):
 
     @property
     def prog_id(self) -> int:
+        """Id of the program attached through the first member."""
         return self._first().prog_id
 
     @property
     def type(self) -> LinkType | int:
+        """The first member's link type (all members share it)."""
         return self._first().type
 
     def info(self) -> "LinkInfo":
+        """The first member's :class:`pybpf.introspect.LinkInfo` (5.8+); iterate :attr:`links` for the rest."""
         return self._first().info()
 
     def pin(self, path: str) -> None:
+        """Always raises :class:`~pybpf.errors.NotSupportedError`: a multi-link is several kernel
+        objects; pin each member of :attr:`links` at its own path instead."""
         raise NotSupportedError("pinning a multi-link as one object",
                                 f"pin each of its {len(self.links)} members (.links) separately")
 
     def update(self, new_program: Any, old_program: Any = None) -> None:
+        """Replace the program in every member (BPF_LINK_UPDATE, 5.7+; see :meth:`Link.update`).
+
+        Not atomic across members: a failure leaves the earlier members updated.
+        """
         for lk in self.links:
             lk.update(new_program, old_program)
 
     def detach(self) -> None:
+        """Detach every member (:meth:`Link.detach`: BPF_LINK_DETACH 5.9+, else close), then close."""
         for lk in self.links:
             lk.detach()
         self.close()

@@ -40,12 +40,47 @@ from .link import Link, MultiLink, prog_fd_of, register_link_type
 __all__ = ["PerfEventLink", "PerfEventOptions", "attach_perf_event", "open_perf_link", "perf_link_supported",
            "pmu_type", "pmu_format_bit", "add_dynamic_event", "remove_dynamic_event", "dynamic_event_name"]
 
-_perf_link_ok: bool | None = None
+_perf_link_ok: bool | None = None  # None: not probed yet
 
 
 def perf_link_supported() -> bool:
-    """Whether BPF_LINK_CREATE accepts BPF_PERF_EVENT (Linux 5.15), learned on first attach."""
-    return _perf_link_ok is not False
+    """Whether BPF_LINK_CREATE accepts ``BPF_PERF_EVENT`` (Linux 5.15+); probed once per process.
+
+    The probe is libbpf's ``probe_perf_link``: a trivial tracepoint program is
+    linked to perf fd -1, which 5.15+ rejects with EBADF (it looked the fd up)
+    and older kernels with EINVAL (unknown attach type). Where that program
+    cannot be loaded, the kernel version decides. Never inferred from the
+    errno of a real attach: that EINVAL usually means a wrong program type.
+    """
+    global _perf_link_ok
+    if _perf_link_ok is None:
+        _perf_link_ok = _probe_perf_link()
+    return _perf_link_ok
+
+
+def _probe_perf_link() -> bool:
+    from .._sys.attrs import ProgLoadAttr
+    from .._sys.consts import Cmd, ProgramType
+    from .._sys.kver import kernel_version
+    from .._sys.syscall import bpf_raw
+
+    code = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
+    insns = ctypes.create_string_buffer(code, len(code))
+    lic = ctypes.create_string_buffer(b"GPL")
+    la = ProgLoadAttr(prog_type=int(ProgramType.TRACEPOINT), insn_cnt=2, insns=ctypes.addressof(insns),
+                      license=ctypes.addressof(lic))
+    prog = bpf_raw(Cmd.PROG_LOAD, ctypes.addressof(la), ctypes.sizeof(la))
+    if prog < 0:  # no CAP_PERFMON/CAP_BPF yet, or no tracepoint programs: go by the version
+        return kernel_version() >= (5, 15, 0)
+    try:
+        a = perf_link_attr(prog, 0xFFFFFFFF)  # perf fd -1
+        ret = bpf_raw(Cmd.LINK_CREATE, ctypes.addressof(a), ctypes.sizeof(a))
+        if ret >= 0:  # pragma: no cover - cannot happen with fd -1
+            os.close(ret)
+            return True
+        return ret == -errno.EBADF
+    finally:
+        os.close(prog)
 
 
 def pmu_type(pmu: str) -> int | None:
@@ -147,6 +182,9 @@ class PerfEventLink(Link):
 
     @property
     def fd(self) -> int:
+        """The link fd, or the perf event fd on kernels without perf links (< 5.15)."""
+        if self._released:
+            raise self._closed_error()
         if self._fd is None and self._perf_fd is not None:
             return self._perf_fd.fd
         return super().fd
@@ -156,9 +194,11 @@ class PerfEventLink(Link):
 
         On kernels without perf links, what BPF_TASK_FD_QUERY reports for the perf fd.
         """
+        if self._released:
+            raise self._closed_error("perf_info")
         if self._fd is None:
             if self._perf_fd is None:
-                raise Error("link is closed")
+                raise self._closed_error("perf_info")
             q = cmds.task_fd_query(os.getpid(), self._perf_fd.fd)
             return {"type": q["fd_type"], "name": q["name"], "offset": q["probe_offset"], "addr": q["probe_addr"],
                     "prog_id": q["prog_id"], "cookie": self.cookie}
@@ -210,24 +250,27 @@ def _pet(t: int) -> PerfEventType | int:
 
 def open_perf_link(prog: Any, perf_fd: FD, *, cookie: int = 0, kind: str = "perf_event", target: str = "",
                    cleanup: Callable[[], None] | None = None) -> PerfEventLink:
-    """Run ``prog`` on the (owned) ``perf_fd``: bpf_link if the kernel has it, else SET_BPF; then enable.
+    """Run ``prog`` on the (owned) ``perf_fd``, then enable the event.
 
+    Linux 5.15+: a bpf_link (``BPF_LINK_CREATE`` with ``BPF_PERF_EVENT``, carrying
+    ``cookie``); older kernels (4.1+ kprobes, 4.7+ tracepoints, 4.9+ perf events):
+    ``PERF_EVENT_IOC_SET_BPF``, where a non-zero ``cookie`` raises
+    :class:`NotSupportedError`. Which one is decided by :func:`perf_link_supported`.
     On failure ``perf_fd`` is closed and ``cleanup`` called before the error propagates.
     """
-    global _perf_link_ok
     pfd = prog_fd_of(prog)
     link_fd: FD | None = None
     try:
-        if _perf_link_ok is not False:
+        if perf_link_supported():
             try:
                 link_fd = cmds.link_create(perf_link_attr(pfd, perf_fd.fd, cookie))
-                _perf_link_ok = True
             except BPFError as e:
-                # EINVAL: LINK_CREATE predates BPF_PERF_EVENT (< 5.15); anything else is real.
-                if e.errno != errno.EINVAL or _perf_link_ok:
+                if e.errno != errno.EINVAL:
                     raise
-                _perf_link_ok = False
-        if link_fd is None:
+                raise BPFError(e.errno, e.command, f"attaching {kind} {target}: the program type does not match "
+                               "the event (tracepoint programs on tracepoints, kprobe programs on k/uprobes, "
+                               "perf_event programs on perf events)") from None
+        else:
             if cookie:
                 raise NotSupportedError("BPF cookies on perf-event attachments", "need Linux 5.15+ (bpf_link for "
                                         "perf events); attach with cookie=0")
