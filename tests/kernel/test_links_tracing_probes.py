@@ -152,8 +152,11 @@ def test_uprobe_bad_symbol_and_binary(target_bin, kprog):
         uprobe.attach_uprobe(kprog, target_bin, "no_such_function_zz")
     assert "no_such_function_zz" in str(ei.value) and target_bin in str(ei.value)
     assert ei.value.symbol == "no_such_function_zz" and ei.value.binary == target_bin
-    with pytest.raises(FileNotFoundError, match="no_such_binary_zz"):
+    with pytest.raises(pybpf.NotFoundError, match="no_such_binary_zz") as bi:
         uprobe.attach_uprobe(kprog, "/nonexistent/no_such_binary_zz", "main")
+    assert isinstance(bi.value, FileNotFoundError)  # what it raised before
+    with pytest.raises(pybpf.NotFoundError, match="no_such_binary_zz"):
+        usdt.attach_usdt(kprog, "/nonexistent/no_such_binary_zz", "prov", "probe")
     with pytest.raises(pybpf.BPFError):
         uprobe.attach_uprobe(kprog, target_bin, None, offset=1 << 40)  # beyond the file
 

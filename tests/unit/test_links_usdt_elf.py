@@ -268,6 +268,66 @@ def test_libc_hidden_versions_and_ifunc(libc):
         assert resolved.vaddr == new.vaddr and resolved.offset != new.offset  # the implementation, not the resolver
 
 
+def test_missing_binary_is_a_typed_error_naming_it(tmp_path):
+    from pybpf.errors import NotFoundError
+    from pybpf.links import uprobe
+
+    for name in ("libno_such_lib_zz.so.1", str(tmp_path / "no_such_bin_zz"), "no_such_prog_zz"):
+        with pytest.raises(NotFoundError) as ei:
+            _elfsym.resolve_binary(name)
+        e = ei.value
+        assert isinstance(e, Error) and isinstance(e, FileNotFoundError)  # pybpf Error, and still what it was
+        assert e.binary == name and name in str(e) and "\n" not in str(e) and e.errno == 2
+    with pytest.raises(NotFoundError, match="no_such_bin_zz"):
+        uprobe.resolve_offset(str(tmp_path / "no_such_bin_zz"), "main")
+    with pytest.raises(NotFoundError, match="no_such_bin_zz"):
+        usdt.parse_usdt_notes(str(tmp_path / "no_such_bin_zz"))
+
+
+IFUNC_LIB = r"""
+#include <stdio.h>
+#include <stdlib.h>
+static int twice_impl(int x) { return 2 * x; }
+static int (*resolve_twice(void))(int) { return twice_impl; }
+int twice(int) __attribute__((ifunc("resolve_twice")));
+__attribute__((constructor)) static void mark(void) {
+    const char *p = getenv("PYBPF_IFUNC_CTOR_MARK");
+    if (p) { FILE *f = fopen(p, "w"); if (f) fclose(f); }
+}
+"""
+
+
+def _mapped(path: str) -> bool:
+    real = os.path.realpath(path)
+    with open("/proc/self/maps") as f:
+        return any(line.split(maxsplit=5)[-1].strip() == real for line in f if len(line.split()) >= 6)
+
+
+def test_ifunc_in_unloaded_library_is_not_loaded(tmp_path, monkeypatch):
+    """IFUNC resolution never dlopen()s the target (its constructors would run in the tracer):
+    an unmapped library gets its resolver probed, with a warning."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not available")
+    lib = str(tmp_path / "libpybpf_ifunc_zz.so")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O0", "-o", lib, "-x", "c", "-"], input=IFUNC_LIB.encode(),
+                   check=True)
+    mark = tmp_path / "ctor_ran"
+    monkeypatch.setenv("PYBPF_IFUNC_CTOR_MARK", str(mark))
+    raw = _elfsym.resolve_symbol(lib, "twice", resolve_ifunc=False)
+    assert raw.type == _elfsym.STT_GNU_IFUNC
+    with pytest.warns(RuntimeWarning, match="not loaded in this process"):
+        sym = _elfsym.resolve_symbol(lib, "twice")
+    assert sym.offset == raw.offset  # the resolver
+    assert not mark.exists() and not _mapped(lib)
+    # Once the process has it mapped, the implementation the loader bound is used.
+    import ctypes
+
+    ctypes.CDLL(lib)
+    assert mark.exists() and _mapped(lib)
+    impl = _elfsym.resolve_symbol(lib, "twice")
+    assert impl.offset != raw.offset and impl.vaddr == raw.vaddr
+
+
 def test_resolve_binary_errors_and_path_lookup(tmp_path):
     with pytest.raises(FileNotFoundError, match="no_such_lib_zz"):
         _elfsym.resolve_binary("libno_such_lib_zz.so.1")

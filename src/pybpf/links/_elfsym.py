@@ -11,8 +11,10 @@ translated through the PT_LOAD segment that maps it:
   / ``malloc@@GLIBC_2.2.5`` (an unversioned name matches the default version);
   a GLOBAL definition wins over WEAK aliases at another address;
 * ``STT_GNU_IFUNC`` symbols are resolved to the implementation the dynamic
-  loader picks on this machine (``dlsym`` in this process, located through
-  ``/proc/self/maps``); if that fails the resolver itself is probed, with a
+  loader picks on this machine: ``dlsym`` on the copy *already mapped* in
+  this process (``RTLD_NOLOAD``: the library is never loaded, so its
+  constructors never run here), located through ``/proc/self/maps``; when the
+  library is not mapped (or that fails) the resolver itself is probed, with a
   warning.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import errno
 import functools
 import os
 import struct
@@ -27,9 +30,9 @@ import sys
 import warnings
 from typing import Any, Iterator
 
-from ..errors import ELFError, Error
+from ..errors import ELFError, Error, NotFoundError
 
-__all__ = ["SymbolNotFoundError", "ElfSymbol", "resolve_binary", "resolve_symbol", "vaddr_to_offset",
+__all__ = ["SymbolNotFoundError", "BinaryNotFoundError", "ElfSymbol", "resolve_binary", "resolve_symbol", "vaddr_to_offset",
            "split_symbol_version", "ld_so_cache", "symbol_offset", "match_symbols"]
 
 STT_FUNC = 2
@@ -45,6 +48,20 @@ class SymbolNotFoundError(Error, LookupError):
         self.symbol = symbol
         self.binary = binary
         super().__init__(f"symbol {symbol!r} not found in {binary}" + (f": {detail}" if detail else ""))
+
+
+class BinaryNotFoundError(NotFoundError, FileNotFoundError):
+    """A binary or library to probe does not exist or cannot be found; ``binary`` is the name given.
+
+    A :class:`~pybpf.errors.NotFoundError` (errno ENOENT) and, for existing
+    callers, a :class:`FileNotFoundError`.
+    """
+
+    def __init__(self, binary: str, message: str) -> None:
+        self.binary = binary
+        self.command = "resolve binary"
+        self.hint = message
+        OSError.__init__(self, errno.ENOENT, message)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +135,7 @@ def resolve_binary(name: str) -> str:
     if "/" in name:
         p = os.path.abspath(name)
         if not os.path.isfile(p):
-            raise FileNotFoundError(f"binary {name!r} does not exist")
+            raise BinaryNotFoundError(name, f"binary {name!r} does not exist ({p} is not a file)")
         return p
     if _is_lib_name(name):
         cands = [name] if (name.endswith(".so") or ".so." in name) else [name + ".so", name]
@@ -144,8 +161,8 @@ def resolve_binary(name: str) -> str:
         p = os.path.join(d or ".", name)
         if os.path.isfile(p) and os.access(p, os.X_OK):
             return os.path.abspath(p)
-    raise FileNotFoundError(f"cannot find binary or library {name!r} (searched LD_LIBRARY_PATH, "
-                            f"ld.so.cache, {', '.join(_COMMON_LIB_DIRS[:4])}, ... and PATH)")
+    raise BinaryNotFoundError(name, f"cannot find binary or library {name!r} (searched LD_LIBRARY_PATH, "
+                              f"ld.so.cache, {', '.join(_COMMON_LIB_DIRS[:4])}, ... and PATH); give its path")
 
 
 # -------------------------------------------------------------------- symbols
@@ -258,8 +275,10 @@ def resolve_symbol(binary: str, symbol: str, *, resolve_ifunc: bool = True) -> E
             if impl is not None:
                 off = impl
             else:
-                warnings.warn(f"{symbol} in {path} is an IFUNC that could not be resolved in this process; "
-                              "probing its resolver instead", RuntimeWarning, stacklevel=3)
+                warnings.warn(f"{symbol} in {path} is an IFUNC and {os.path.basename(path)} is not loaded in this "
+                              "process (pybpf does not load it: its constructors would run here); probing the "
+                              "IFUNC resolver instead, which runs once per process at binding time, not per call",
+                              RuntimeWarning, stacklevel=3)
         return ElfSymbol(name=name, version=ver, default_version=default, vaddr=vaddr, offset=off,
                          size=int(sym["st_size"]), type=st_type, bind=str(sym["st_info"]["bind"]), binary=path)
     finally:
@@ -272,13 +291,20 @@ def symbol_offset(binary: str, symbol: str) -> int:
     return resolve_symbol(binary, base).offset + (int(extra, 0) if plus else 0)
 
 
+RTLD_NOLOAD = getattr(os, "RTLD_NOLOAD", 4)
+
+
 def _resolve_ifunc(path: str, name: str, hidden_ver: str | None) -> int | None:
-    """File offset of the implementation glibc's resolver picks for IFUNC ``name`` in ``path``."""
+    """File offset of the implementation glibc's resolver picks for IFUNC ``name`` in ``path``.
+
+    Only a copy of ``path`` already mapped into this process is asked
+    (``dlopen(RTLD_NOLOAD)`` never loads a library, so none of its code runs
+    here); None when it is not mapped, or the answer is not inside it.
+    """
     if hidden_ver is not None:
         return None
     try:
-        lib = ctypes.CDLL(path, mode=os.RTLD_NOW | getattr(os, "RTLD_NOLOAD", 4)) if _mapped(path) else \
-            ctypes.CDLL(path)
+        lib = ctypes.CDLL(path, mode=os.RTLD_NOW | RTLD_NOLOAD)
         addr = ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
     except (OSError, AttributeError):
         return None
@@ -301,15 +327,6 @@ def _resolve_ifunc(path: str, name: str, hidden_ver: str | None) -> int | None:
     except OSError:
         return None
     return None
-
-
-def _mapped(path: str) -> bool:
-    real = os.path.realpath(path)
-    try:
-        with open("/proc/self/maps") as f:
-            return any(line.rstrip().endswith(real) for line in f)
-    except OSError:
-        return False
 
 
 def match_symbols(binary: str, pattern: str) -> list[str]:
