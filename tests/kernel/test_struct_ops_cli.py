@@ -20,6 +20,7 @@ from test_cli_common import bpftool, cli, needs_bpftool
 
 from pybpf.compile import compile as compile_c
 from pybpf.compile import toolchain
+from pybpf.links import Link
 
 AVAILABLE = "/proc/sys/net/ipv4/tcp_available_congestion_control"
 
@@ -115,10 +116,14 @@ def test_register_link_dir_pins_the_links(capsys, tmp_path):
         assert name in available()
         link = json.loads(bpftool("-j", "link", "show", "pinned", os.path.join(linkdir, var)))
         assert link["type"] == "struct_ops"
+        # Detach explicitly: a link whose last reference is a pin is freed an RCU grace period
+        # after the unlink, so removing the pin alone would unregister it only eventually.
+        with Link.from_pin(os.path.join(linkdir, var)) as pinned:
+            pinned.detach()
+        assert name not in available()
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(linkdir)
-    assert name not in available()
 
 
 def test_register_errors(capsys, tmp_path):
