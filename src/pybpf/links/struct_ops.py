@@ -82,8 +82,8 @@ class StructOpsLink(Link):
         """Id of the struct_ops map this registration is for."""
         if self._fd is not None and not self._released:
             return int(self.info().details.get("map_id", 0))
-        if self._map is None or self._map.closed:
-            raise Error("struct_ops registration is closed")
+        if self._released or self._map is None:
+            raise self._closed_error("map id")
         return int(cmds.map_info(self._map.fd).id)
 
     def pin(self, path: str) -> None:
@@ -95,7 +95,7 @@ class StructOpsLink(Link):
         from .._sys.fs import ensure_bpffs_for
 
         if self._released or self._map is None:
-            raise Error("pinning: struct_ops registration is closed")
+            raise self._closed_error("pinning")
         ensure_bpffs_for(path)
         cmds.obj_pin(self._map.fd, path)
         self._pinned = path
