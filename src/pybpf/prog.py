@@ -17,18 +17,28 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from ._sys import cmds
 from ._sys.attrs import ProgLoadAttr, TestRunAttr
 from ._sys.consts import AttachType, Cmd, ProgramType
+from ._sys.objname import check_obj_name
 from ._sys.syscall import FD, bpf_raw, bump_memlock_rlimit_once, raise_for
 from .errors import Error, NotSupportedError, VerifierError
 from ._kobj import KernelObject
 from .spec import ProgramSpec
 
 if TYPE_CHECKING:
+    from ._sys.netlink import NetnsRef
     from .asm import Instruction
     from .introspect import ProgramInfo
+    from .links.iter import CgroupIterOrder, IterLink
+    from .links.link import Link, MultiLink
+    from .links.net import Dev, NetfilterLink, NetnsLink, SocketFilter, TcAttachment, TcxLink
+    from .links.net_sock import CgroupRef
+    from .links.perf_event import PerfEventLink
+    from .links.tracing import RawTracepointLink
+    from .links.usdt import UsdtLink
 
 __all__ = ["Program", "ProgramSpec", "ProgramType", "AttachType", "TestRunResult", "VerifierStats"]
 
 _LOG_MAX = (1 << 30) - 1
+LOAD_RETRIES = 5  # EINTR/EAGAIN retries of one PROG_LOAD (as bpf() and libbpf's sys_bpf_prog_load)
 _STATS_RE = re.compile(
     r"processed (\d+) insns \(limit (\d+)\) max_states_per_insn (\d+) total_states (\d+) peak_states (\d+) "
     r"mark_read (\d+)"
@@ -150,7 +160,9 @@ class Program(KernelObject):
 
         ``log_level`` > 0 keeps the verifier log in ``.verifier_log`` (4 = stats
         only). A rejection raises :class:`pybpf.VerifierError` with the full log.
-        ``maps`` resolves ``asm.ld_map_by_name`` references.
+        ``maps`` resolves ``asm.ld_map_by_name`` references. ``name`` may hold
+        ``[A-Za-z0-9_.]`` only (else :class:`pybpf.Error` before any syscall);
+        longer than 15 characters it is truncated, as libbpf does.
         """
         spec = ProgramSpec(type=type, instructions=insns, license=license, name=name,  # type: ignore[arg-type]
                            expected_attach_type=expected_attach_type, attach_btf_id=attach_btf_id,
@@ -165,6 +177,7 @@ class Program(KernelObject):
                   maps: Mapping[str, Any] | None = None, fd_array: Sequence[int] | None = None,
                   btf_fd: int = 0) -> "Program":
         """Load a :class:`ProgramSpec`."""
+        prog_name = check_obj_name(spec.name, "program")
         code = _encode(_patch_symbols(spec.instructions, maps))
         if not code:
             raise Error("program has no instructions")
@@ -177,7 +190,7 @@ class Program(KernelObject):
             license=ctypes.addressof(lic),
             kern_version=spec.kernel_version,
             prog_flags=spec.flags,
-            prog_name=spec.name.encode()[:15],
+            prog_name=prog_name,
             prog_ifindex=spec.ifindex,
             expected_attach_type=int(spec.expected_attach_type),
             attach_btf_id=spec.attach_btf_id,
@@ -380,7 +393,7 @@ class Program(KernelObject):
     # Tracing attach points (pybpf.links: tracing, perf_event, kprobe, uprobe, usdt, iter).
     # Thin delegates; see those modules for details and minimum kernels.
     # ===================================================================================
-    def attach(self) -> Any:
+    def attach(self) -> Link:
         """Attach as the program's ELF section says (libbpf auto-attach); returns a ``pybpf.links.Link``.
 
         tracepoint/tp, raw_tp/raw_tracepoint, tp_btf, fentry/fexit/fmod_ret/lsm/freplace, iter,
@@ -392,48 +405,53 @@ class Program(KernelObject):
 
         return auto_attach(self)
 
-    def attach_tracepoint(self, category: str, name: str | None = None, *, cookie: int = 0) -> Any:
-        """See :func:`pybpf.links.tracing.attach_tracepoint`."""
+    def attach_tracepoint(self, category: str, name: str | None = None, *, cookie: int = 0,
+                          pid: int = -1) -> PerfEventLink:
+        """See :func:`pybpf.links.tracing.attach_tracepoint` (4.7+; cookie 5.15+)."""
         from .links.tracing import attach_tracepoint
 
-        return attach_tracepoint(self, category, name, cookie=cookie)
+        return attach_tracepoint(self, category, name, cookie=cookie, pid=pid)
 
-    def attach_raw_tracepoint(self, name: str, *, cookie: int = 0) -> Any:
-        """See :func:`pybpf.links.tracing.attach_raw_tracepoint`."""
+    def attach_raw_tracepoint(self, name: str, *, cookie: int = 0) -> RawTracepointLink:
+        """See :func:`pybpf.links.tracing.attach_raw_tracepoint` (4.17+; cookie 6.10+)."""
         from .links.tracing import attach_raw_tracepoint
 
         return attach_raw_tracepoint(self, name, cookie=cookie)
 
-    def attach_tp_btf(self, *, cookie: int = 0) -> Any:
-        """See :func:`pybpf.links.tracing.attach_tp_btf`."""
+    def attach_tp_btf(self, *, cookie: int = 0) -> Link:
+        """See :func:`pybpf.links.tracing.attach_tp_btf` (5.5+)."""
         from .links.tracing import attach_tp_btf
 
         return attach_tp_btf(self, cookie=cookie)
 
-    def attach_trace(self, *, cookie: int = 0, target: Any = None, target_func: str | None = None) -> Any:
-        """fentry/fexit/fmod_ret/lsm/freplace: see :func:`pybpf.links.tracing.attach_tracing`."""
+    def attach_trace(self, *, cookie: int = 0, target: Any = None, target_btf_id: int = 0,
+                     target_func: str | None = None, attach_type: AttachType | int | None = None) -> Link:
+        """fentry/fexit/fmod_ret/lsm/freplace: see :func:`pybpf.links.tracing.attach_tracing` (5.5+)."""
         from .links.tracing import attach_tracing
 
-        return attach_tracing(self, cookie=cookie, target=target, target_func=target_func)
+        return attach_tracing(self, cookie=cookie, target=target, target_btf_id=target_btf_id,
+                              target_func=target_func, attach_type=attach_type)
 
-    def attach_kprobe(self, symbol: str, offset: int = 0, *, retprobe: bool = False, cookie: int = 0,
-                      maxactive: int = 0) -> Any:
-        """See :func:`pybpf.links.kprobe.attach_kprobe`."""
+    def attach_kprobe(self, symbol: str | None, offset: int = 0, *, retprobe: bool = False, cookie: int = 0,
+                      maxactive: int = 0, addr: int = 0, force_tracefs: bool = False) -> PerfEventLink:
+        """See :func:`pybpf.links.kprobe.attach_kprobe` (4.1+; kprobe PMU 4.17+, cookie 5.15+)."""
         from .links.kprobe import attach_kprobe
 
-        return attach_kprobe(self, symbol, offset, retprobe=retprobe, cookie=cookie, maxactive=maxactive)
+        return attach_kprobe(self, symbol, offset, retprobe=retprobe, cookie=cookie, maxactive=maxactive,
+                             addr=addr, force_tracefs=force_tracefs)
 
     def attach_uprobe(self, binary: str, symbol: str | None = None, *, retprobe: bool = False,
-                      pid: int | None = None, offset: int = 0, ref_ctr_offset: int = 0, cookie: int = 0) -> Any:
-        """See :func:`pybpf.links.uprobe.attach_uprobe`."""
+                      pid: int | None = None, offset: int = 0, ref_ctr_offset: int = 0, cookie: int = 0,
+                      force_tracefs: bool = False) -> PerfEventLink:
+        """See :func:`pybpf.links.uprobe.attach_uprobe` (4.1+; uprobe PMU 4.17+, cookie 5.15+)."""
         from .links.uprobe import attach_uprobe
 
         return attach_uprobe(self, binary, symbol, retprobe=retprobe, pid=pid, offset=offset,
-                             ref_ctr_offset=ref_ctr_offset, cookie=cookie)
+                             ref_ctr_offset=ref_ctr_offset, cookie=cookie, force_tracefs=force_tracefs)
 
     def attach_usdt(self, binary: str, provider: str, name: str, *, pid: int | None = None, cookie: int = 0,
-                    specs_map: Any = None, ip_map: Any = None) -> Any:
-        """See :func:`pybpf.links.usdt.attach_usdt`.
+                    specs_map: Any = None, ip_map: Any = None, arch: str | None = None) -> UsdtLink:
+        """See :func:`pybpf.links.usdt.attach_usdt` (5.15+).
 
         For a program loaded from an object that includes ``<bpf/usdt.bpf.h>``, the
         object's ``__bpf_usdt_specs`` / ``__bpf_usdt_ip_to_spec_id`` maps are filled
@@ -448,90 +466,95 @@ class Program(KernelObject):
             if ip_map is None and "__bpf_usdt_ip_to_spec_id" in maps:
                 ip_map = maps["__bpf_usdt_ip_to_spec_id"]
         return attach_usdt(self, binary, provider, name, pid=pid, cookie=cookie, specs_map=specs_map,
-                           ip_map=ip_map)
+                           ip_map=ip_map, arch=arch)
 
     def attach_perf_event(self, type: int, config: int, *, sample_period: int = 0, sample_freq: int = 0,
-                          cpu: int | None = None, pid: int = -1, cookie: int = 0) -> Any:
-        """See :func:`pybpf.links.perf_event.attach_perf_event`."""
+                          cpu: int | None = None, pid: int = -1, cookie: int = 0,
+                          inherit: bool = False) -> PerfEventLink | MultiLink:
+        """See :func:`pybpf.links.perf_event.attach_perf_event` (4.9+; cookie 5.15+)."""
         from .links.perf_event import attach_perf_event
 
         return attach_perf_event(self, type, config, sample_period=sample_period, sample_freq=sample_freq,
-                                 cpu=cpu, pid=pid, cookie=cookie)
+                                 cpu=cpu, pid=pid, cookie=cookie, inherit=inherit)
 
-    def attach_iter(self, map: Any = None, **params: Any) -> Any:
-        """See :func:`pybpf.links.iter.attach_iter`."""
+    def attach_iter(self, map: Any = None, *, cgroup_fd: int = 0, cgroup_id: int = 0,
+                    order: CgroupIterOrder | int = 0, tid: int = 0, pid: int = 0,
+                    pid_fd: int = 0) -> IterLink:
+        """See :func:`pybpf.links.iter.attach_iter` (5.8+; map 5.9+, cgroup/task 6.1+)."""
         from .links.iter import attach_iter
 
-        return attach_iter(self, map, **params)
+        return attach_iter(self, map, cgroup_fd=cgroup_fd, cgroup_id=cgroup_id, order=order, tid=tid, pid=pid,
+                           pid_fd=pid_fd)
     # ============================================================ end tracing attach points
 
     # ===================================================================================
     # Network attach points (pybpf.links.net): thin delegates; see that module for the
     # options, return types and minimum kernels.
     # ===================================================================================
-    def attach_xdp(self, dev: str | int, mode: str | None = None, *, flags: int | None = None,
-                   replace: Any = None, via: str | None = None, netns: Any = None) -> Any:
-        """See :func:`pybpf.links.net.attach_xdp`."""
+    def attach_xdp(self, dev: Dev, mode: str | None = None, *, flags: int | None = None,
+                   replace: Any = None, via: str | None = None, netns: NetnsRef = None) -> Link:
+        """See :func:`pybpf.links.net.attach_xdp` (4.8+; bpf_link 5.9+)."""
         from .links.net import attach_xdp
 
         return attach_xdp(self, dev, mode, flags=flags, replace=replace, via=via, netns=netns)
 
-    def attach_tcx(self, dev: str | int, direction: str = "ingress", *, before: Any = None, after: Any = None,
-                   expected_revision: int = 0, netns: Any = None) -> Any:
-        """See :func:`pybpf.links.net.attach_tcx`."""
+    def attach_tcx(self, dev: Dev, direction: str = "ingress", *, before: Any = None, after: Any = None,
+                   expected_revision: int = 0, netns: NetnsRef = None) -> TcxLink:
+        """See :func:`pybpf.links.net.attach_tcx` (6.6+)."""
         from .links.net import attach_tcx
 
         return attach_tcx(self, dev, direction, before=before, after=after, expected_revision=expected_revision,
                           netns=netns)
 
-    def attach_tc(self, dev: str | int, direction: str = "ingress", *, priority: int = 1, handle: int = 1,
-                  direct_action: bool = True, replace: bool = False, netns: Any = None) -> Any:
-        """See :func:`pybpf.links.net.attach_tc`."""
+    def attach_tc(self, dev: Dev, direction: str = "ingress", *, priority: int = 1, handle: int = 1,
+                  direct_action: bool = True, replace: bool = False, netns: NetnsRef = None) -> TcAttachment:
+        """See :func:`pybpf.links.net.attach_tc` (4.5+, clsact)."""
         from .links.net import attach_tc
 
         return attach_tc(self, dev, direction, priority=priority, handle=handle, direct_action=direct_action,
                          replace=replace, netns=netns)
 
-    def attach_cgroup(self, cgroup: Any, attach_type: Any = None, *, flags: int = 2, via: str | None = None,
-                      replace: Any = None) -> Any:
-        """See :func:`pybpf.links.net.attach_cgroup` (``flags`` default BPF_F_ALLOW_MULTI)."""
+    def attach_cgroup(self, cgroup: CgroupRef, attach_type: AttachType | int | str | None = None, *,
+                      flags: int = 2, via: str | None = None, replace: Any = None) -> Link:
+        """See :func:`pybpf.links.net.attach_cgroup` (4.10+; bpf_link 5.7+; ``flags`` default
+        BPF_F_ALLOW_MULTI)."""
         from .links.net import attach_cgroup
 
         return attach_cgroup(self, cgroup, attach_type, flags=flags, via=via, replace=replace)
 
-    def attach_socket(self, sock: Any) -> Any:
-        """See :func:`pybpf.links.net.attach_socket`."""
+    def attach_socket(self, sock: Any) -> SocketFilter:
+        """See :func:`pybpf.links.net.attach_socket` (3.19+)."""
         from .links.net import attach_socket
 
         return attach_socket(self, sock)
 
-    def attach_sk_lookup(self, netns: Any = None) -> Any:
-        """See :func:`pybpf.links.net.attach_sk_lookup`."""
+    def attach_sk_lookup(self, netns: NetnsRef = None) -> NetnsLink:
+        """See :func:`pybpf.links.net.attach_sk_lookup` (5.9+)."""
         from .links.net import attach_sk_lookup
 
         return attach_sk_lookup(self, netns)
 
-    def attach_flow_dissector(self, netns: Any = None, *, via: str | None = None) -> Any:
-        """See :func:`pybpf.links.net.attach_flow_dissector`."""
+    def attach_flow_dissector(self, netns: NetnsRef = None, *, via: str | None = None) -> Link:
+        """See :func:`pybpf.links.net.attach_flow_dissector` (4.20+; bpf_link 5.7+)."""
         from .links.net import attach_flow_dissector
 
         return attach_flow_dissector(self, netns, via=via)
 
-    def attach_sk_skb(self, sockmap: Any, kind: str | None = None, *, via: str | None = None) -> Any:
-        """See :func:`pybpf.links.net.attach_sk_skb`."""
+    def attach_sk_skb(self, sockmap: Any, kind: str | None = None, *, via: str | None = None) -> Link:
+        """See :func:`pybpf.links.net.attach_sk_skb` (4.14+; bpf_link 6.10+)."""
         from .links.net import attach_sk_skb
 
         return attach_sk_skb(self, sockmap, kind, via=via)
 
-    def attach_sk_msg(self, sockmap: Any, *, via: str | None = None) -> Any:
-        """See :func:`pybpf.links.net.attach_sk_msg`."""
+    def attach_sk_msg(self, sockmap: Any, *, via: str | None = None) -> Link:
+        """See :func:`pybpf.links.net.attach_sk_msg` (4.17+; bpf_link 6.10+)."""
         from .links.net import attach_sk_msg
 
         return attach_sk_msg(self, sockmap, via=via)
 
     def attach_netfilter(self, pf: int | str, hooknum: int | str, priority: int, flags: int = 0, *,
-                         netns: Any = None) -> Any:
-        """See :func:`pybpf.links.net.attach_netfilter`."""
+                         netns: NetnsRef = None) -> NetfilterLink:
+        """See :func:`pybpf.links.net.attach_netfilter` (6.4+)."""
         from .links.net import attach_netfilter
 
         return attach_netfilter(self, pf, hooknum, priority, flags, netns=netns)
@@ -562,13 +585,21 @@ def _load_with_log(attr: ProgLoadAttr, log_level: int, log_size: int, name: str,
         logbuf = ctypes.create_string_buffer(log_size)
         attr.log_level, attr.log_size, attr.log_buf = log_level, log_size, ctypes.addressof(logbuf)
     bumped = False
+    interrupted = 0
     while True:
         ret = bpf_raw(Cmd.PROG_LOAD, addr, size)
         if ret >= 0:
             return FD(ret), (logbuf.value.decode(errors="replace") if logbuf is not None else "")
         err = -ret
         if err in (errno.EINTR, errno.EAGAIN):
-            continue
+            # The verifier returns EAGAIN when a signal is pending; a steady stream of
+            # signals (an interval timer shorter than the verification) would loop forever.
+            interrupted += 1
+            if interrupted <= LOAD_RETRIES:
+                continue
+            raise_for(Cmd.PROG_LOAD, err, f"program {name!r}: interrupted by signals {LOAD_RETRIES + 1} times in a "
+                      "row (the verifier stops when a signal is pending); load it with fewer signals arriving")
+        interrupted = 0
         if err == errno.EPERM and not bumped:
             bumped = True
             if bump_memlock_rlimit_once():
