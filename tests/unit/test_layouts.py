@@ -88,6 +88,8 @@ def _attr_member(btf, ref):
     for m in union.members:
         if m.name == ref:
             return m.type
+    if ref in attrs.ATTR_MIN_KERNEL:
+        pytest.skip(f"bpf_attr.{ref} is not in this kernel (needs Linux {attrs.ATTR_MIN_KERNEL[ref]}+)")
     raise AssertionError(f"bpf_attr has no member {ref}")
 
 
@@ -97,6 +99,26 @@ def test_bpf_attr_layout(cls):
     t = _attr_member(btf, attrs.ATTR_MEMBERS[cls])
     _check(_flatten_ctypes(cls), _flatten_btf(btf, t), cls.__name__)
     assert ctypes.sizeof(cls) <= btf.sizeof(btf.find("bpf_attr"))
+
+
+@pytest.mark.parametrize("cls", list(attrs.UAPI_TYPES), ids=lambda c: c.__name__)
+def test_uapi_type_layout(cls):
+    """Layouts passed by pointer (bpf_iter_link_info): same offsets, sizes and total size."""
+    btf = _btf()
+    t = btf.find(attrs.UAPI_TYPES[cls])
+    _check(_flatten_ctypes(cls), _flatten_btf(btf, t), attrs.UAPI_TYPES[cls])
+    assert ctypes.sizeof(cls) == btf.sizeof(t)
+
+
+def test_no_bpf_layouts_outside_sys():
+    """ctypes layouts handed to bpf(2) live in pybpf._sys.attrs, where the tests above check them."""
+    from pybpf.cli import prog_run
+    from pybpf.links import iter as liter
+
+    assert liter.IterLinkInfo is attrs.IterLinkInfo
+    assert not [n for n, v in vars(prog_run).items()
+                if isinstance(v, type) and issubclass(v, (ctypes.Structure, ctypes.Union))]
+    assert attrs.ATTR_MEMBERS[attrs.ProgStreamReadAttr] == "prog_stream_read"
 
 
 @pytest.mark.parametrize("cls,name", [(info.ProgInfo, "bpf_prog_info"), (info.MapInfo, "bpf_map_info"),

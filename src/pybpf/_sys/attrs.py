@@ -5,8 +5,9 @@ Each class mirrors one member of ``union bpf_attr`` in include/uapi/linux/bpf.h
 accepts a shorter attr than its own union as long as the tail it knows is zero,
 so every command passes ``ctypes.sizeof`` of its own structure.
 
-``tests/kernel/test_layouts.py`` checks every field offset and size here against
-the running kernel's BTF.
+It also holds the other UAPI layouts passed to bpf(2) by pointer
+(``union bpf_iter_link_info``). ``tests/unit/test_layouts.py`` checks every
+field offset and size here against the running kernel's BTF.
 """
 
 from __future__ import annotations
@@ -340,6 +341,43 @@ class ProgBindMapAttr(_Struct):
     _fields_ = [("prog_fd", u32), ("map_fd", u32), ("flags", u32)]
 
 
+class ProgStreamReadAttr(_Struct):
+    """BPF_PROG_STREAM_READ_BY_FD (bpf_attr.prog_stream_read). Minimum kernel 6.17."""
+
+    _fields_ = [("stream_buf", u64), ("stream_buf_len", u32), ("stream_id", u32), ("prog_fd", u32)]
+
+
+# ----------------------------------------------------- pointed-to UAPI layouts
+class IterMapInfo(_Struct):
+    """``bpf_iter_link_info.map``: the map of a map-element/sockmap iterator (5.9+)."""
+
+    _fields_ = [("map_fd", u32)]
+
+
+class IterCgroupInfo(_Struct):
+    """``bpf_iter_link_info.cgroup``: cgroup iterator parameters (6.1+)."""
+
+    _fields_ = [("order", u32), ("cgroup_fd", u32), ("cgroup_id", u64)]
+
+
+class IterTaskInfo(_Struct):
+    """``bpf_iter_link_info.task``: task/task_file/task_vma iterator restriction (6.1+)."""
+
+    _fields_ = [("tid", u32), ("pid", u32), ("pid_fd", u32)]
+
+
+class IterLinkInfo(ctypes.Union):
+    """``union bpf_iter_link_info`` (16 bytes), pointed to by ``link_create.iter_info`` (5.9+)."""
+
+    _fields_ = [("map", IterMapInfo), ("cgroup", IterCgroupInfo), ("task", IterTaskInfo)]
+
+
+# Standalone UAPI types mirrored here, by kernel BTF name (used by the layout test).
+UAPI_TYPES: dict[type[ctypes.Structure] | type[ctypes.Union], str] = {
+    IterLinkInfo: "bpf_iter_link_info",
+}
+
+
 # Which bpf_attr member each structure mirrors (used by the layout test):
 # index of the member inside `union bpf_attr` as the kernel's BTF lists it.
 ATTR_MEMBERS: dict[type[ctypes.Structure], str | int] = {
@@ -362,4 +400,8 @@ ATTR_MEMBERS: dict[type[ctypes.Structure], str | int] = {
     EnableStatsAttr: "enable_stats",
     IterCreateAttr: "iter_create",
     ProgBindMapAttr: "prog_bind_map",
+    ProgStreamReadAttr: "prog_stream_read",
 }
+
+# bpf_attr members newer than the oldest kernels pybpf runs on (the layout test skips them there).
+ATTR_MIN_KERNEL: dict[str, str] = {"prog_stream_read": "6.17"}

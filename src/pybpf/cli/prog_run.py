@@ -155,13 +155,9 @@ def tracelog(ctx: Context, args: Args) -> int:
     return 0
 
 
-class _StreamAttr(ctypes.Structure):
-    _fields_ = [("stream_buf", ctypes.c_uint64), ("stream_buf_len", ctypes.c_uint32),
-                ("stream_id", ctypes.c_uint32), ("prog_fd", ctypes.c_uint32)]
-
-
 def _stream(ctx: Context, args: Args, stream_id: int) -> int:
     """``tracelog {stdout|stderr} PROG``: drain the program's BPF stream (Linux 6.17+)."""
+    from .._sys.attrs import ProgStreamReadAttr
     from .._sys.consts import Cmd
     from .._sys.syscall import bpf_raw
 
@@ -171,7 +167,7 @@ def _stream(ctx: Context, args: Args, stream_id: int) -> int:
     dest = sys.stdout if stream_id == 1 else sys.stderr
     with fd:
         while True:
-            attr = _StreamAttr(stream_buf=ctypes.addressof(buf), stream_buf_len=512, stream_id=stream_id,
+            attr = ProgStreamReadAttr(stream_buf=ctypes.addressof(buf), stream_buf_len=512, stream_id=stream_id,
                                prog_fd=fd.fd)
             n = bpf_raw(Cmd.PROG_STREAM_READ_BY_FD, ctypes.addressof(attr), ctypes.sizeof(attr))
             if n < 0:

@@ -21,7 +21,7 @@ import os
 from typing import Any
 
 from .._sys import cmds
-from .._sys.attrs import LinkCreateAttr
+from .._sys.attrs import IterLinkInfo, LinkCreateAttr
 from .._sys.consts import AttachType, LinkType
 from ..errors import BPFError, Error, NotSupportedError
 from .link import Link, prog_fd_of, register_link_type
@@ -37,24 +37,6 @@ class CgroupIterOrder(enum.IntEnum):
     DESCENDANTS_PRE = 2
     DESCENDANTS_POST = 3
     ANCESTORS_UP = 4
-
-
-class _IterMap(ctypes.Structure):
-    _fields_ = [("map_fd", ctypes.c_uint32)]
-
-
-class _IterCgroup(ctypes.Structure):
-    _fields_ = [("order", ctypes.c_uint32), ("cgroup_fd", ctypes.c_uint32), ("cgroup_id", ctypes.c_uint64)]
-
-
-class _IterTask(ctypes.Structure):
-    _fields_ = [("tid", ctypes.c_uint32), ("pid", ctypes.c_uint32), ("pid_fd", ctypes.c_uint32)]
-
-
-class IterLinkInfo(ctypes.Union):
-    """union bpf_iter_link_info (16 bytes)."""
-
-    _fields_ = [("map", _IterMap), ("cgroup", _IterCgroup), ("task", _IterTask)]
 
 
 @dataclasses.dataclass
@@ -134,6 +116,7 @@ class IterLink(Link):
                 out += b
 
     def read_text(self, encoding: str = "utf-8") -> str:
+        """:meth:`read` decoded as text (undecodable bytes replaced); runs the iterator once (5.8+)."""
         return self.read().decode(encoding, errors="replace")
 
     @property
