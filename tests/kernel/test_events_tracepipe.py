@@ -73,3 +73,89 @@ def test_timeouts_and_iteration_end():
             tp.fileno()
     with pytest.raises(pybpf.Error, match="no tracefs instance"):
         trace_pipe("pybpf-does-not-exist")
+
+
+# ----------------------------------------------- TraceInstance: typed errors, own state only
+def _enable_file(inst_path: str) -> str:
+    return os.path.join(inst_path, "events", "bpf_trace", "bpf_trace_printk", "enable")
+
+
+@pytest.fixture
+def foreign_instance():
+    """An instance created by "someone else" (not by TraceInstance); removed afterwards."""
+    from pybpf._sys.fs import find_tracefs
+
+    path = os.path.join(find_tracefs(), "instances", tag())
+    os.mkdir(path)
+    yield path
+    if os.path.isdir(path):
+        os.rmdir(path)
+
+
+def test_invalid_instance_name_is_a_pybpf_error():
+    for bad in ("", "a/b", ".", ".."):
+        with pytest.raises(pybpf.Error, match="invalid trace instance name"):
+            TraceInstance(bad)
+
+
+def test_reused_instance_keeps_what_it_did_not_enable(foreign_instance):
+    name = os.path.basename(foreign_instance)
+    with open(_enable_file(foreign_instance), "w") as f:
+        f.write("1")
+    with TraceInstance(name) as inst:
+        assert not inst.created and inst.enabled_here == []
+    assert os.path.isdir(foreign_instance)
+    with open(_enable_file(foreign_instance)) as f:
+        assert f.read(1) == "1", "TraceInstance disabled an event it did not enable"
+
+
+def test_reused_instance_disables_what_it_enabled(foreign_instance):
+    name = os.path.basename(foreign_instance)
+    with TraceInstance(name) as inst:
+        assert inst.enabled_here == ["bpf_trace/bpf_trace_printk"]
+        with open(_enable_file(foreign_instance)) as f:
+            assert f.read(1) == "1"
+    assert os.path.isdir(foreign_instance)  # not ours to remove
+    with open(_enable_file(foreign_instance)) as f:
+        assert f.read(1) == "0"
+
+
+def test_busy_instance_is_reported_not_silently_left():
+    inst = TraceInstance(tag())
+    other = os.open(os.path.join(inst.path, "trace_pipe"), os.O_RDONLY | os.O_NONBLOCK)  # another reader
+    try:
+        with pytest.warns(RuntimeWarning, match=f"{inst.path} left in place.*rmdir"):
+            inst.close()
+        assert os.path.isdir(inst.path)
+        with open(_enable_file(inst.path)) as f:
+            assert f.read(1) == "0"  # at least stops collecting
+    finally:
+        os.close(other)
+        os.rmdir(inst.path)
+
+
+def test_missing_event_is_a_clear_error_and_leaves_nothing():
+    name = tag()
+    with pytest.raises(pybpf.Error, match="trace event nosuch/event does not exist"):
+        TraceInstance(name, events=("nosuch/event",))
+    from pybpf._sys.fs import find_tracefs
+
+    assert not os.path.exists(os.path.join(find_tracefs(), "instances", name))
+
+
+def test_closed_instance_and_missing_pipe_are_typed():
+    inst = TraceInstance(tag())
+    inst.close()
+    with pytest.raises(pybpf.ClosedError, match="is closed"):
+        inst.pipe()
+    with pytest.raises(pybpf.NotFoundError, match="trace_pipe"):
+        TracePipe("/nonexistent/trace_pipe")
+
+
+def test_instance_mkdir_failures_are_typed(tmp_path):
+    with pytest.raises(pybpf.NotSupportedError, match="tracefs instances"):
+        TraceInstance("x", tracefs=str(tmp_path / "no_tracefs"))
+    (tmp_path / "instances").write_text("a file, not a directory")
+    with pytest.raises(pybpf.BPFError, match="mkdir .*instances/x") as ei:
+        TraceInstance("x", tracefs=str(tmp_path))
+    assert not isinstance(ei.value, pybpf.NotSupportedError)

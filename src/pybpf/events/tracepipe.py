@@ -26,14 +26,26 @@ import os
 import re
 import select
 import time
+import warnings
 from typing import Callable, Iterator
 
 from .._sys.fs import find_tracefs
-from ..errors import Error
+from ..errors import BPFError, ClosedError, Error, NotFoundError, NotSupportedError, PermissionError_
 
 __all__ = ["TraceLine", "parse_trace_line", "TracePipe", "TraceInstance", "trace_pipe"]
 
 PRINTK_EVENT = "bpf_trace/bpf_trace_printk"
+RMDIR_TRIES = 50  # x 10 ms: how long close() waits for another reader to let go of an instance
+
+
+def _os_error(e: OSError, what: str, hint: str = "") -> BPFError:
+    """A typed pybpf error for a failed tracefs operation ``what`` (e.g. ``"mkdir <path>"``)."""
+    err = e.errno or errno.EIO
+    if err in (errno.EPERM, errno.EACCES):
+        return PermissionError_(err, what, hint or "tracefs needs root (CAP_SYS_ADMIN); run as root")
+    if err == errno.ENOENT:
+        return NotFoundError(err, what, hint)
+    return BPFError(err, what, hint)
 
 # "  <task>-<pid> [(<tgid>)] [<cpu>] <flags> <timestamp>: <event>: <message>"
 _LINE = re.compile(
@@ -82,18 +94,24 @@ class TracePipe:
     Iterating yields :class:`TraceLine` objects and blocks for new lines; with
     ``timeout`` (seconds) iteration ends after that long without a line. Reading
     *consumes* lines (that is how ``trace_pipe`` works). Context manager.
+    ``bpf_printk`` output reaches the top-level pipe on Linux 4.1+ (instances: 5.9+).
     """
 
     def __init__(self, path: str | None = None, *, timeout: float | None = None) -> None:
         self.path = path or os.path.join(find_tracefs(), "trace_pipe")
         self.timeout = timeout
-        self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self._fd = -1
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            raise _os_error(e, f"open {self.path}", "no such trace_pipe" if e.errno == errno.ENOENT else "") from None
         self._buf = b""
         self._lines: collections.deque[bytes] = collections.deque()
 
     def fileno(self) -> int:
+        """The (non-blocking) trace_pipe fd, for ``select``; :class:`~pybpf.errors.ClosedError` once closed."""
         if self._fd < 0:
-            raise Error("TracePipe is closed")
+            raise ClosedError("TracePipe is closed")
         return self._fd
 
     @property
@@ -164,9 +182,16 @@ class TracePipe:
                 return line
 
     def close(self) -> None:
+        """Close the trace_pipe fd (idempotent); unread lines stay in the kernel buffer."""
         fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
 
     def __enter__(self) -> "TracePipe":
         return self
@@ -181,78 +206,135 @@ class TracePipe:
 class TraceInstance:
     """A private tracefs instance (``<tracefs>/instances/<name>``) receiving ``bpf_printk`` lines.
 
-    Creates the instance (reusing it if it exists), enables ``events`` in it
-    (default ``bpf_trace/bpf_trace_printk``) and hands out :meth:`pipe` readers.
-    :meth:`close` closes those readers and removes the instance if this object
-    created it. Lines only arrive while programs printing them are loaded (the
-    kernel enables the event's tracepoint then).
+    Needs Linux 5.9+ (``bpf_printk`` as the ``bpf_trace/bpf_trace_printk``
+    trace event; tracefs instances themselves are 3.17+). Creates the instance
+    (reusing it if it exists), enables ``events`` in it (default
+    ``bpf_trace/bpf_trace_printk``) and hands out :meth:`pipe` readers.
+    :meth:`close` closes those readers, disables the events *it* enabled
+    (``enabled_here``; in a reused instance, events already on stay on) and
+    removes the instance if this object created it. Lines only arrive while
+    programs printing them are loaded (the kernel enables the event's
+    tracepoint then).
     """
 
     def __init__(self, name: str, *, events: tuple[str, ...] = (PRINTK_EVENT,), tracefs: str | None = None) -> None:
-        if not name or "/" in name or name in (".", ".."):
-            raise ValueError(f"invalid trace instance name {name!r}")
+        if not name or "/" in name or "\0" in name or name in (".", ".."):
+            raise Error(f"invalid trace instance name {name!r}: give a plain directory name such as 'myapp'")
         self.name = name
         self.tracefs = tracefs or find_tracefs()
         self.path = os.path.join(self.tracefs, "instances", name)
         self.events = tuple(events)
+        self.enabled_here: list[str] = []
         self._pipes: list[TracePipe] = []
         self._closed = False
+        self.created = False
         try:
             os.mkdir(self.path)
             self.created = True
         except FileExistsError:
-            self.created = False
+            pass
+        except FileNotFoundError:
+            self._closed = True
+            raise NotSupportedError("tracefs instances", f"{os.path.dirname(self.path)} does not exist "
+                                    "(Linux 3.17+, tracefs)") from None
+        except OSError as e:
+            self._closed = True
+            raise _os_error(e, f"mkdir {self.path}", "creating tracefs instances needs root" if e.errno in
+                            (errno.EPERM, errno.EACCES) else "") from None
         try:
             for ev in self.events:
-                self._set_event(ev, True)
+                if not self._event_on(ev):
+                    self._set_event(ev, True)
+                    self.enabled_here.append(ev)
         except BaseException:
             self.close()
             raise
 
+    def _event_file(self, event: str) -> str:
+        return os.path.join(self.path, "events", event, "enable")
+
+    def _event_on(self, event: str) -> bool:
+        """Whether ``event`` is enabled in this instance ("1", or "1*" when soft-enabled)."""
+        try:
+            with open(self._event_file(event)) as f:
+                return f.read(1) == "1"
+        except FileNotFoundError:
+            raise Error(f"trace event {event} does not exist (bpf_printk is a trace event on Linux 5.9+)") from None
+        except OSError as e:
+            raise _os_error(e, f"read {self._event_file(event)}") from None
+
     def _set_event(self, event: str, on: bool) -> None:
-        p = os.path.join(self.path, "events", event, "enable")
+        p = self._event_file(event)
         try:
             with open(p, "w") as f:
                 f.write("1" if on else "0")
         except FileNotFoundError:
             raise Error(f"trace event {event} does not exist (bpf_printk is a trace event on Linux 5.9+)") from None
+        except OSError as e:
+            raise _os_error(e, f"write {p}") from None
 
     def pipe(self, timeout: float | None = None) -> TracePipe:
         """A :class:`TracePipe` on this instance's ``trace_pipe`` (closed with the instance)."""
         if self._closed:
-            raise Error("TraceInstance is closed")
+            raise ClosedError(f"TraceInstance {self.name!r} is closed")
         p = TracePipe(os.path.join(self.path, "trace_pipe"), timeout=timeout)
         self._pipes.append(p)
         return p
 
     def clear(self) -> None:
         """Empty the instance's buffer."""
-        with open(os.path.join(self.path, "trace"), "w"):
-            pass
+        p = os.path.join(self.path, "trace")
+        try:
+            with open(p, "w"):
+                pass
+        except OSError as e:
+            raise _os_error(e, f"truncate {p}") from None
 
     def close(self) -> None:
+        """Close this object's pipes, disable the events it enabled, remove the instance if it created it.
+
+        Idempotent. When another process still holds the instance's
+        ``trace_pipe`` (EBUSY for ~0.5 s), the directory is left in place with
+        a :class:`RuntimeWarning` naming it; other failures raise a typed
+        :class:`~pybpf.errors.BPFError`.
+        """
         if self._closed:
             return
         self._closed = True
         for p in self._pipes:
             p.close()
         self._pipes = []
+        enabled, self.enabled_here = self.enabled_here, []
         if not os.path.isdir(self.path):
             return
-        for ev in self.events:
+        failed: list[str] = []
+        for ev in reversed(enabled):
             try:
                 self._set_event(ev, False)
-            except (Error, OSError):
-                pass
-        if self.created:
-            for _ in range(50):
-                try:
-                    os.rmdir(self.path)
-                    break
-                except OSError as e:
-                    if e.errno != errno.EBUSY:
-                        raise
-                    time.sleep(0.01)  # a reader elsewhere may just be closing
+            except Error as e:
+                failed.append(f"{ev} ({e})")
+        if self.created and self._remove():
+            return  # the events went with the instance
+        if failed:
+            warnings.warn(f"tracefs instance {self.path}: could not disable {', '.join(failed)}, enabled by pybpf",
+                          RuntimeWarning, stacklevel=2)
+
+    def _remove(self) -> bool:
+        """rmdir the instance, waiting a little for other readers; False (with a warning) if still busy."""
+        for _ in range(RMDIR_TRIES):
+            try:
+                os.rmdir(self.path)
+                return True
+            except FileNotFoundError:
+                return True
+            except OSError as e:
+                if e.errno != errno.EBUSY:
+                    raise _os_error(e, f"rmdir {self.path}") from None
+                time.sleep(0.01)  # a reader elsewhere may just be closing
+        warnings.warn(f"tracefs instance {self.path} left in place: still in use (EBUSY; another reader has its "
+                      f"trace_pipe open); remove it with 'rmdir {self.path}' when that reader is done",
+                      RuntimeWarning, stacklevel=3)
+        return False
 
     def __enter__(self) -> "TraceInstance":
         return self
@@ -269,7 +351,8 @@ def trace_pipe(instance: TraceInstance | str | None = None, *, timeout: float | 
 
     ``instance``: a :class:`TraceInstance`, or the name of an existing tracefs
     instance; None reads the shared top-level ``trace_pipe``. ``timeout`` (s)
-    ends iteration after that long without a line.
+    ends iteration after that long without a line. Minimum kernel 4.1
+    (``bpf_trace_printk``); instances need 5.9+ (printk as a trace event).
     """
     if isinstance(instance, TraceInstance):
         return instance.pipe(timeout)
