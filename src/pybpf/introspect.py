@@ -1,7 +1,7 @@
 """Walk and describe every BPF object in the kernel, as bpftool does.
 
 ``pybpf.programs()``, ``maps()``, ``links()``, ``btfs()`` iterate the kernel's
-ID space (BPF_*_GET_NEXT_ID, 4.13+; links 5.8+) and yield info records.
+ID space (BPF_*_GET_NEXT_ID, 4.13+; BTF 5.4+, links 5.8+) and yield info records.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ class ProgramInfo:
 
     @classmethod
     def from_fd(cls, fd: int) -> "ProgramInfo":
+        """Describe the program behind ``fd`` (BPF_OBJ_GET_INFO_BY_FD, 4.13+, and its fdinfo)."""
         i = cmds.prog_info(fd)
         nmaps = int(i.nr_map_ids)
         map_ids: list[int] = []
@@ -136,6 +137,7 @@ class MapInfo:
 
     @classmethod
     def from_fd(cls, fd: int) -> "MapInfo":
+        """Describe the map behind ``fd`` (BPF_OBJ_GET_INFO_BY_FD, 4.13+, and its fdinfo)."""
         i = cmds.map_info(fd)
         fi = fdinfo(fd)
         mem = fi.get("memlock")
@@ -160,6 +162,7 @@ class LinkInfo:
 
     @classmethod
     def from_fd(cls, fd: int) -> "LinkInfo":
+        """Describe the bpf_link behind ``fd`` (BPF_OBJ_GET_INFO_BY_FD on links, 5.8+)."""
         i = cmds.link_info(fd)
         t = int(i.type)
         d: dict[str, object] = {}
@@ -211,7 +214,7 @@ def _link_string(fd: int, member: str, field: str, len_field: str) -> str:
 
 @dataclasses.dataclass
 class BTFInfo:
-    """struct bpf_btf_info, decoded. Minimum kernel 5.0 (names 5.11)."""
+    """struct bpf_btf_info, decoded. Minimum kernel 4.18 (kernel BTF objects 5.5, names 5.11)."""
 
     id: int
     name: str
@@ -220,6 +223,7 @@ class BTFInfo:
 
     @classmethod
     def from_fd(cls, fd: int) -> "BTFInfo":
+        """Describe the BTF object behind ``fd`` (BPF_OBJ_GET_INFO_BY_FD, 4.18+; names 5.11+)."""
         i, name = cmds.btf_info(fd)
         return cls(id=int(i.id), name=name, size=int(i.btf_size), kernel_btf=bool(i.kernel_btf))
 
@@ -240,27 +244,28 @@ def _walk(kind: str, info_cls: Any) -> Iterator[Any]:
 
 
 def programs() -> Iterator[ProgramInfo]:
-    """Every program loaded in the kernel (as ``bpftool prog show``)."""
+    """Every program loaded in the kernel (as ``bpftool prog show``; BPF_PROG_GET_NEXT_ID, 4.13+)."""
     return _walk("prog", ProgramInfo)
 
 
 def maps() -> Iterator[MapInfo]:
-    """Every map in the kernel (as ``bpftool map show``)."""
+    """Every map in the kernel (as ``bpftool map show``; BPF_MAP_GET_NEXT_ID, 4.13+)."""
     return _walk("map", MapInfo)
 
 
 def links() -> Iterator[LinkInfo]:
-    """Every BPF link in the kernel (as ``bpftool link show``; 5.8+)."""
+    """Every BPF link in the kernel (as ``bpftool link show``; BPF_LINK_GET_NEXT_ID, 5.8+)."""
     return _walk("link", LinkInfo)
 
 
 def btfs() -> Iterator[BTFInfo]:
-    """Every BTF object in the kernel (vmlinux, modules, programs'; 5.4+)."""
+    """Every BTF object in the kernel (vmlinux, modules, programs'; BPF_BTF_GET_NEXT_ID, 5.4+)."""
     return _walk("btf", BTFInfo)
 
 
 def ids(kind: str) -> set[int]:
-    """The current id set of ``kind`` ('prog', 'map', 'link', 'btf'): cheap, for leak checks."""
+    """The current id set of ``kind`` ('prog', 'map', 'link', 'btf'): cheap, for leak checks (4.13+;
+    links 5.8+, BTF 5.4+)."""
     return set(cmds.iter_ids(kind))
 
 

@@ -143,9 +143,12 @@ def attach_kprobe(prog: Any, symbol: str | None, offset: int = 0, *, retprobe: b
                   maxactive: int = 0, addr: int = 0, force_tracefs: bool = False) -> PerfEventLink:
     """Run a kprobe program at kernel function ``symbol`` (+``offset``), or at ``addr``.
 
+    Minimum kernel 4.1 (tracefs ``kprobe_events``); the kprobe PMU is used on
+    4.17+, ``addr`` needs the PMU (4.17+) and ``cookie`` a perf bpf_link (5.15+).
     ``maxactive`` (kretprobes, tracefs path only) bounds concurrent
-    instances. Raises :class:`NotSupportedError` when the kernel has no
-    kprobes and :class:`NotFoundError` naming an unknown function.
+    instances; ``force_tracefs`` skips the PMU. Raises :class:`NotSupportedError`
+    when the kernel has no kprobes (CONFIG_KPROBES) and :class:`NotFoundError`
+    naming an unknown function.
     """
     ok, why = kprobes_available()
     if not ok:
@@ -191,12 +194,17 @@ def attach_kprobe(prog: Any, symbol: str | None, offset: int = 0, *, retprobe: b
 
 
 def attach_kretprobe(prog: Any, symbol: str, **kw: Any) -> PerfEventLink:
-    """:func:`attach_kprobe` with ``retprobe=True``."""
+    """:func:`attach_kprobe` with ``retprobe=True`` (4.1+)."""
     return attach_kprobe(prog, symbol, retprobe=True, **kw)
 
 
 def attach_ksyscall(prog: Any, syscall: str, *, retprobe: bool = False, cookie: int = 0) -> PerfEventLink:
-    """kprobe on syscall ``syscall`` (e.g. ``"openat"``) through its arch wrapper (``__x64_sys_openat``)."""
+    """kprobe on syscall ``syscall`` (e.g. ``"openat"``) through its arch wrapper (``__x64_sys_openat``).
+
+    Minimum kernel 4.1 (as :func:`attach_kprobe`; the arch wrappers appeared in
+    4.17 and are found in ``/proc/kallsyms``, else ``sys_<name>`` is probed);
+    ``cookie`` needs 5.15+.
+    """
     ok, why = kprobes_available()
     if not ok:
         raise NotSupportedError("kprobes", why)

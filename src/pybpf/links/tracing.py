@@ -202,6 +202,11 @@ def attach_tracing(prog: Any, *, cookie: int = 0, target: Any = None, target_btf
                    target_func: str | None = None, attach_type: AttachType | int | None = None) -> Link:
     """Attach a program whose hook was chosen at load (tp_btf/fentry/fexit/fmod_ret/lsm/freplace).
 
+    Minimum kernel 5.5 (tp_btf, fentry/fexit; fmod_ret and lsm 5.7, freplace
+    5.6, re-targeting freplace with ``target`` 5.10); ``cookie`` needs 5.19
+    (fentry/fexit/lsm) or 6.10 (tp_btf). fentry/fexit/fmod_ret also need BPF
+    trampolines (x86-64, arm64 6.0+...).
+
     Returns a :class:`TracingLink` (fentry/fexit/fmod_ret/lsm/freplace) or
     :class:`RawTracepointLink` (tp_btf). ``target``/``target_func`` (or
     ``target_btf_id``) re-attach a freplace program to another program.

@@ -142,11 +142,16 @@ def attach_uprobe(prog: Any, binary: str, symbol: str | None = None, *, retprobe
                   force_tracefs: bool = False) -> PerfEventLink:
     """Run ``prog`` (``BPF_PROG_TYPE_KPROBE``) when ``binary``'s ``symbol`` (+``offset``) executes.
 
+    Minimum kernel 4.1 (tracefs ``uprobe_events``); the uprobe PMU is used on
+    4.17+ (``force_tracefs`` skips it), ``ref_ctr_offset`` needs 4.20+ and
+    ``cookie`` a perf bpf_link (5.15+).
+
     ``symbol=None`` makes ``offset`` an absolute file offset. ``pid`` limits
     the probe to one process (default: every process mapping the file).
     ``ref_ctr_offset`` is a USDT semaphore's file offset (the kernel bumps it
     while the probe exists). Raises :class:`SymbolNotFoundError` naming the
-    symbol and the binary.
+    symbol and the binary, :class:`~pybpf.errors.NotFoundError` naming a
+    missing binary.
     """
     o = UprobeOptions(offset=offset, retprobe=retprobe, pid=pid, ref_ctr_offset=ref_ctr_offset, cookie=cookie,
                       force_tracefs=force_tracefs)
@@ -158,7 +163,7 @@ def attach_uprobe(prog: Any, binary: str, symbol: str | None = None, *, retprobe
 
 
 def attach_uretprobe(prog: Any, binary: str, symbol: str | None = None, **kw: Any) -> PerfEventLink:
-    """:func:`attach_uprobe` with ``retprobe=True``."""
+    """:func:`attach_uprobe` with ``retprobe=True`` (4.1+)."""
     return attach_uprobe(prog, binary, symbol, retprobe=True, **kw)
 
 

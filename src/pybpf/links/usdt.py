@@ -316,7 +316,12 @@ _SPEC_IDS = _SpecIds()
 
 
 class UsdtLink(MultiLink):
-    """All sites of one USDT probe; ``specs`` maps spec id (= BPF cookie) → :class:`UsdtSpec`."""
+    """All sites of one USDT probe (a uprobe per site); ``specs`` maps spec id (= BPF cookie) → :class:`UsdtSpec`.
+
+    Minimum kernel 5.15 (uprobe bpf_links carrying the cookie); ``notes`` are
+    the probe's ``.note.stapsdt`` entries. Closing it detaches every site and
+    frees its spec ids.
+    """
 
     def __init__(self, links: list[Link], *, kind: str, target: str, specs: dict[int, UsdtSpec],
                  notes: list[UsdtNote], map_key: int) -> None:
