@@ -32,6 +32,7 @@ output of ~130k vmlinux types fast in pure Python.
 from __future__ import annotations
 
 import gc
+from itertools import chain
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from ..errors import BTFError
@@ -82,6 +83,7 @@ class CDumper(OrderMixin, BodyMixin, DeclMixin):
         self._order[0] = _ORDERED  # void is always defined
         self._emit[0] = _EMITTED
         self._fwd = bytearray(n)
+        self._members = t.members()
         self._cached_names: list[Optional[str]] = [None] * n
         self._resolved = bytearray(n)
         self._referenced: "Optional[set[int]]" = None
@@ -343,7 +345,6 @@ def _dump(btf: "BTF", roots: "list[int] | None", header_guard: "str | None", pre
             d.dump_type(tid)
     else:
         d.dump_all(sorted_ids(d) if sort else None)
-    body = d.text()
     tail: list[str] = []
     if kfuncs and roots is None:
         tail.append(kfunc_prototypes(d))
@@ -351,4 +352,4 @@ def _dump(btf: "BTF", roots: "list[int] | None", header_guard: "str | None", pre
         tail.append("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n")
     if header_guard:
         tail.append(f"#endif /* {header_guard} */\n")
-    return "".join(head) + body + "".join(tail)
+    return "".join(chain(head, d.out, tail))  # one copy of the ~3 MB text

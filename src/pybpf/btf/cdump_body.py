@@ -23,7 +23,7 @@ from .cdump_raw import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .cdump_raw import Tables
+    from .cdump_raw import Members, Tables
 
 __all__ = ["BodyMixin", "tabs"]
 
@@ -50,6 +50,7 @@ class BodyMixin:
     _size: list[int]
     _align: list[int]
     _packed: bytearray
+    _members: "Members"
     _pre: "list[Optional[str]]"
     _suf: "list[Optional[str]]"
     _ident_names: dict[str, int]
@@ -122,7 +123,7 @@ class BodyMixin:
         if not vlen:
             self._packed[type_id] = 0
             return 1
-        m = t.members()
+        m = self._members
         s = m.start[type_id]
         mts = m.types[s:s + vlen]
         moffs = m.offs[s:s + vlen]
@@ -180,7 +181,7 @@ class BodyMixin:
                 self._bit_padding(0, size * 8, self.align_of(type_id), False, lvl + 1)
             p(f"\n{tabs(lvl)}}}" if size else "}")
             return
-        m = t.members()
+        m = self._members
         s = m.start[type_id]
         e = s + vlen
         mts = m.types[s:e]

@@ -28,7 +28,7 @@ from .cdump_raw import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .cdump_raw import Tables
+    from .cdump_raw import Members, Tables
 
 __all__ = ["OrderMixin", "NOT_ORDERED", "ORDERING", "ORDERED", "PASSED", "SKIP_TOP"]
 
@@ -42,9 +42,7 @@ _ONE_TARGET = kind_table(_MOD_KINDS | {_PTR})
 _ANON_CAND = kind_table({_ENUM, _ENUM64, _FWD})
 _TYPE_REFS = kind_table({_PTR, _TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _FUNC, _VAR, _DECL_TAG, _TYPE_TAG})
 _IS_ARRAY = kind_table({_ARRAY})
-_IS_COMPOSITE = kind_table({_STRUCT, _UNION})
 _IS_PROTO = kind_table({_FUNC_PROTO})
-_IS_DATASEC = kind_table({_DATASEC})
 _PARAMS = itemgetter(slice(1, None))
 
 
@@ -57,6 +55,10 @@ class OrderMixin:
     _top: int
     _referenced: "Optional[set[int]]"
     _protos: "Optional[tuple[list[int], list]]"
+    _members: "Members"
+
+    if TYPE_CHECKING:  # provided by CDumper
+        def _emit_type(self, type_id: int, cont_id: int) -> None: ...
 
     def _order_all(self) -> None:
         """Order (and emit) every type in id order, the way bpftool does."""
@@ -75,9 +77,6 @@ class OrderMixin:
                 queue.clear()
             i = find(NOT_ORDERED, i + 1)
         self._top = self.t.n
-
-    def _emit_type(self, type_id: int, cont_id: int) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
 
     def _mark_passed(self) -> None:
         """Mark ``PASSED`` the ids whose turn in the id-order loop would only mark them
@@ -102,11 +101,10 @@ class OrderMixin:
         """Ids of the function prototypes, and each one's ``[return, *params]`` type ids."""
         if self._protos is None:
             t = self.t
-            mask = t.kind.translate(_IS_PROTO)
-            pids = list(compress(range(t.n), mask))
-            starts = list(map(add, compress(t.hdr, mask), repeat(2)))  # return type, then (name, type) pairs
-            ends = map(add, starts, map(add, map(mul, compress(t.vlen, mask), repeat(2)), repeat(1)))
-            self._protos = pids, list(map(t.w.__getitem__, map(slice, starts, ends, repeat(2))))
+            pids = list(compress(range(t.n), t.kind.translate(_IS_PROTO)))
+            starts = list(map(add, gather(t.hdr, pids), repeat(2)))  # return type, then (name, type) pairs
+            ends = map(add, starts, map(add, map(mul, gather(t.vlen, pids), repeat(2)), repeat(1)))
+            self._protos = pids, list(gather(t.w, list(map(slice, starts, ends, repeat(2)))))
         return self._protos
 
     def _is_referenced(self, type_id: int) -> bool:
@@ -126,17 +124,19 @@ class OrderMixin:
         if not anon:
             return anon
         refs = anon.intersection(compress(st, kind.translate(_TYPE_REFS)))
-        arr = list(compress(hdr, kind.translate(_IS_ARRAY)))
-        refs.update(anon.intersection(map(w.__getitem__, map(add, arr, repeat(3)))))  # element
-        refs.update(anon.intersection(map(w.__getitem__, map(add, arr, repeat(4)))))  # index
-        wget = w.__getitem__
-        for table, first in ((_IS_COMPOSITE, 1), (_IS_DATASEC, 0)):
-            mask = kind.translate(table)
-            starts = list(map(add, compress(hdr, mask), repeat(3 + first)))
-            ends = map(add, starts, map(mul, compress(vlen, mask), repeat(3)))
-            refs.update(anon.intersection(chain.from_iterable(map(wget, map(slice, starts, ends, repeat(3))))))
-        # parameters, not return types (as libbpf)
-        refs.update(anon.intersection(chain.from_iterable(map(_PARAMS, self._proto_types()[1]))))
+        arr = gather(hdr, list(compress(range(t.n), kind.translate(_IS_ARRAY))))
+        refs.update(anon.intersection(gather(w, list(map(add, arr, repeat(3))))))  # element
+        refs.update(anon.intersection(gather(w, list(map(add, arr, repeat(4))))))  # index
+        refs.update(anon.intersection(self._members.types))
+        i = kind.find(_DATASEC)
+        while i >= 0:
+            d = hdr[i] + 3
+            refs.update(anon.intersection(w[d:d + 3 * vlen[i]:3]))
+            i = kind.find(_DATASEC, i + 1)
+        comps = self._proto_types()[1]
+        if not anon.isdisjoint(chain.from_iterable(comps)):
+            # parameters count, return types do not (as in libbpf)
+            refs.update(anon.intersection(chain.from_iterable(map(_PARAMS, comps))))
         return refs
 
     def _order_type(self, type_id: int, through_ptr: bool) -> int:
@@ -169,9 +169,10 @@ class OrderMixin:
             if through_ptr and named:
                 return 0
             ostate[type_id] = ORDERING
-            d = t.hdr[type_id] + 3
+            m = self._members
+            s = m.start[type_id]
             order = self._order_type
-            for mt in t.w[d + 1:d + 3 * t.vlen[type_id]:3]:
+            for mt in m.types[s:s + t.vlen[type_id]]:
                 if ostate[mt] != ORDERED:
                     order(mt, False)
             if named:
