@@ -48,15 +48,19 @@ Differences from BCC:
 
 from __future__ import annotations
 
+from . import tcp, utils
 from .bpf import (BPF, DEBUG_BPF, DEBUG_BPF_REGISTER_STATE, DEBUG_BTF, DEBUG_LLVM_IR, DEBUG_PREPROCESSOR,
                   DEBUG_SOURCE, Function)
 from .consts import (BPFAttachType, BPFProgType, PerfEventSampleFormat, PerfHWConfig, PerfSWConfig, PerfType,
                      XDPAction, XDPFlags)
+from .perf import Perf
 from .rewriter import include_dir, rewrite
 from .table import Table
 from .usdt import USDT, USDTException
+from .utils import ArgString, StrcmpRewrite, get_online_cpus, get_possible_cpus, printb
 
 __all__ = ["BPF", "Function", "Table", "USDT", "USDTException", "rewrite", "include_dir", "BPFProgType",
            "BPFAttachType", "XDPAction", "XDPFlags", "PerfType", "PerfHWConfig", "PerfSWConfig",
            "PerfEventSampleFormat", "DEBUG_LLVM_IR", "DEBUG_BPF", "DEBUG_PREPROCESSOR", "DEBUG_SOURCE",
-           "DEBUG_BPF_REGISTER_STATE", "DEBUG_BTF"]
+           "DEBUG_BPF_REGISTER_STATE", "DEBUG_BTF", "Perf", "ArgString", "StrcmpRewrite", "printb",
+           "get_online_cpus", "get_possible_cpus", "tcp", "utils"]

@@ -4,7 +4,9 @@ The tool's ``import bcc`` / ``from bcc.utils import printb`` resolve to
 :mod:`pybpf.bcc` and its modules, so scripts written for BCC (its ``tools/``
 directory, the book's examples) run on machines without kernel headers or
 LLVM. ``TOOL`` is a path, or a name looked up on ``PATH`` and in BCC's usual
-tool directories.
+tool directories. A :class:`pybpf.errors.Error` the tool does not handle (a
+kernel without kprobes, a verifier rejection) ends it with a one-line message
+and exit status 1.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ __all__ = ["install_bcc_alias", "find_tool", "main"]
 #: BCC's Python modules and their pybpf counterparts
 ALIASES = {"bcc": "pybpf.bcc", "bcc.utils": "pybpf.bcc.utils", "bcc.syscall": "pybpf.bcc.syscall",
            "bcc.containers": "pybpf.bcc.containers", "bcc.exec": "pybpf.bcc.exec", "bcc.tcp": "pybpf.bcc.tcp",
-           "bcc.table": "pybpf.bcc.table"}
+           "bcc.table": "pybpf.bcc.table", "bcc.perf": "pybpf.bcc.perf", "bcc.usdt": "pybpf.bcc.usdt"}
 _TOOL_DIRS = ("/usr/share/bcc/tools", "/usr/sbin", "/usr/local/share/bcc/tools")
 
 
@@ -59,6 +61,8 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         print(f"pybpf.bcc: no such tool: {args[0]}", file=sys.stderr)
         return 2
     install_bcc_alias()
+    from ..errors import Error
+
     sys.argv = [tool, *args[1:]]
     try:
         runpy.run_path(tool, run_name="__main__")
@@ -72,6 +76,9 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Error as e:  # pybpf's errors say what is wrong (missing kernel facility, verifier, compiler)
+        print(f"{os.path.basename(tool)}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-__all__ = ["mask", "match_close", "split_args", "directive_spans", "in_spans", "line_of", "IDENT"]
+__all__ = ["mask", "match_close", "split_args", "directive_spans", "in_spans", "line_of", "IDENT", "Conditionals"]
 
 IDENT = r"[A-Za-z_]\w*"
 _OPEN = {"(": ")", "[": "]", "{": "}"}
@@ -157,3 +157,48 @@ def top_level_braces(m: str) -> Iterator[tuple[int, int]]:
         elif c in ")]":
             depth = max(0, depth - 1)
         i += 1
+
+
+_CONDITIONAL = re.compile(r"#\s*(if|ifdef|ifndef|elif|elifdef|elifndef|else|endif)\b")
+
+#: Where a position sits in ``#if`` nesting: ((group, branch), ...) from the outermost ``#if``.
+CondPath = tuple[tuple[int, int], ...]
+
+
+class Conditionals:
+    """The ``#if``/``#elif``/``#else``/``#endif`` structure of a masked source, to tell whether two
+    positions are in mutually exclusive branches (so at most one of them survives preprocessing)."""
+
+    def __init__(self, m: str, spans: list[tuple[int, int]]) -> None:
+        self._starts: list[int] = [0]
+        self._paths: list[CondPath] = [()]
+        stack: list[tuple[int, int]] = []
+        groups = 0
+        for a, b in spans:
+            d = _CONDITIONAL.match(m, a + len(m[a:b]) - len(m[a:b].lstrip()))
+            if d is None:
+                continue
+            kind = d.group(1)
+            if kind.startswith("if"):
+                groups += 1
+                stack.append((groups, 0))
+            elif kind == "endif":
+                if stack:
+                    stack.pop()
+            elif stack:
+                g, br = stack[-1]
+                stack[-1] = (g, br + 1)
+            self._starts.append(b)
+            self._paths.append(tuple(stack))
+
+    def path(self, pos: int) -> CondPath:
+        """The branches enclosing ``pos``."""
+        import bisect
+
+        return self._paths[bisect.bisect_right(self._starts, pos) - 1]
+
+    @staticmethod
+    def exclusive(p: CondPath, q: CondPath) -> bool:
+        """True if paths ``p`` and ``q`` take different branches of one ``#if`` group."""
+        branch = dict(p)
+        return any(g in branch and branch[g] != br for g, br in q)

@@ -36,11 +36,10 @@ from typing import Any, Mapping, Optional, Sequence
 
 from ..errors import CompileError
 from . import _clex as cl
-from .rewriter import Rewritten
+from .rewriter import Rewritten, vmlinux_record
 
-__all__ = ["wanted", "probe_reads", "kernel_record", "TAG"]
+__all__ = ["wanted", "probe_reads", "kernel_record"]
 
-TAG = "deref1"                   # cache tag: change when the rewriting changes
 _PREFIX = "__pybpf_ast_"         # the AST pass renames functions so one dump filter matches them all
 _VAR = "__pybpf_v"
 _PACKET_CTX = frozenset({"__sk_buff", "xdp_md", "sk_msg_md", "sk_reuseport_md", "bpf_sock_ops", "bpf_sock_addr",
@@ -65,14 +64,7 @@ def kernel_record(name: str) -> bool:
     if (name in _PACKET_CTX or name.startswith(("trace_event_raw_", "tracepoint__"))
             or name.startswith("bpf_") and name not in _KERNEL_BPF):
         return False
-    try:
-        from ..btf import BTF
-        from ..btf.types import Kind
-
-        btf = BTF.load_vmlinux()
-        return bool(btf.find_all(name, Kind.STRUCT) or btf.find_all(name, Kind.UNION))
-    except Exception:  # no kernel BTF: nothing is a kernel type
-        return False
+    return vmlinux_record(name)
 
 
 @functools.lru_cache(maxsize=None)
@@ -132,7 +124,7 @@ def probe_reads(rw: Rewritten, *, cflags: Sequence[str] = (), include_dirs: Sequ
         def transform(text: str, path: str) -> str:
             return _Pass(rw, path, at, len(defs)).run(text)
         try:
-            out = ast_transform(source, transform, tag=TAG, dump_filter=_PREFIX, cflags=cflags,
+            out = ast_transform(source, transform, tag=_tag(), dump_filter=_PREFIX, cflags=cflags,
                                 include_dirs=include_dirs, defines=defines, filename=filename)
         except CompileError as e:
             # a function named like a member of a kernel struct (``x.f`` renamed too): leave it out
@@ -143,6 +135,15 @@ def probe_reads(rw: Rewritten, *, cflags: Sequence[str] = (), include_dirs: Sequ
             continue
         return rw.text if out is None else out
     return rw.text
+
+
+@functools.lru_cache(maxsize=1)
+def _tag() -> str:
+    """Cache tag of the pass's results: a digest of this module, so a changed rewriter misses."""
+    import hashlib
+
+    with open(__file__, "rb") as f:
+        return "deref-" + hashlib.blake2b(f.read(), digest_size=8).hexdigest()
 
 
 def _annotate(node: Any, state: list[str]) -> None:
@@ -213,42 +214,64 @@ class _Pass:
         self.rw = rw
         self.text = rw.text
         self.flat = cl.mask(rw.text, keep_strings=True)
-        self.dspans = cl.directive_spans(cl.mask(rw.text))
+        self.masked = cl.mask(rw.text)
+        self.dspans = cl.directive_spans(self.masked)
         self.path = path
         self.at, self.ndefs = at, ndefs
         self.btf_funcs = {n for n, f in rw.functions.items()
                           if f.kind in ("kfunc", "kretfunc", "lsm", "kmod_ret") or f.section.startswith(_BTF_SECTIONS)}
         self.sites: dict[tuple[int, int], _Site] = {}
+        self.order: list[tuple[int, int]] = []          # spans of the reads, in visiting order
+        self.poisoned: set[tuple[int, int]] = set()
         self.map_vars: set[str] = set()
         self.kernel_vars: set[str] = set()
 
     # ------------------------------------------------------------- locations
     def _loc(self, loc: dict[str, Any], end: bool) -> Optional[tuple[int, int]]:
-        """(offset in the rewritten text, macro invocation or -1) of a location; None if unusable."""
+        """(offset in the rewritten text, macro invocation or -1) of a location; None if unusable.
+
+        A token a macro's body supplies stands for the macro's name in the source (BCC rewrites
+        expansion ranges too): fine for where an expression begins, and for where it ends when
+        the macro is object-like (``inet->inet_daddr``); a macro argument is edited where it is
+        written, if the expression begins and ends in the same invocation."""
         ctx = -1
         if "spellingLoc" in loc:
             sp, ex = loc["spellingLoc"], loc["expansionLoc"]
-            if sp.get("_f") != self.path:
-                return None
-            if self.at <= sp.get("offset", -1) < self.at + self.ndefs:
+            if sp.get("_f") == self.path and self.at <= sp.get("offset", -1) < self.at + self.ndefs:
                 use = ex                                   # a renamed function's name
             elif ex.get("isMacroArgExpansion"):
+                if sp.get("_f") != self.path:
+                    return None
                 use, ctx = sp, ex.get("offset", -1)        # a macro argument written in the source
             else:
-                return None                                # a macro body
+                use = ex                                   # a macro body: the macro's name
+                if end and self._call_follows(ex):
+                    return None                            # a function-like macro: its end is unknown
         else:
             use = loc
         if use.get("_f") != self.path or "offset" not in use:
             return None
-        off = use["offset"]
-        if off >= self.at + self.ndefs:
-            off -= self.ndefs
-        elif off >= self.at:
+        off = self._unshift(use["offset"])
+        if off is None:
             return None
         off += use.get("tokLen", 0) if end else 0
         if cl.in_spans(off - (1 if end else 0), self.dspans):
             return None
         return off, ctx
+
+    def _unshift(self, off: int) -> Optional[int]:
+        """An offset of the AST pass's source as an offset of the rewritten text (None: the renames)."""
+        if off >= self.at + self.ndefs:
+            return off - self.ndefs
+        return None if off >= self.at else off
+
+    def _call_follows(self, ex: dict[str, Any]) -> bool:
+        """True if the macro name at expansion location ``ex`` is followed by ``(`` (an invocation)."""
+        off = self._unshift(ex.get("offset", -1))
+        if off is None:
+            return True
+        rest = self.masked[off + ex.get("tokLen", 0):off + ex.get("tokLen", 0) + 200].lstrip()
+        return rest.startswith("(")
 
     def _span(self, n: dict[str, Any]) -> Optional[tuple[int, int]]:
         r = n.get("range") or {}
@@ -326,12 +349,13 @@ class _Pass:
         k = n.get("kind")
         if k == "UnaryExprOrTypeTraitExpr":
             return                                      # sizeof/alignof: not evaluated
+        first = len(self.order)
         for c in _inner(n):
             self.visit(c)
         if k == "ImplicitCastExpr" and n.get("castKind") == "LValueToRValue" and _inner(n):
             lv = _inner(n)[0]
             if self.kmem(lv):
-                self._site(lv)
+                self._site(lv, self.order[first:])
         elif k == "VarDecl" and n.get("init") and _inner(n):
             self._note_var(n.get("id"), _inner(n)[-1], _type(n))
         elif k == "BinaryOperator" and n.get("opcode") == "=" and len(_inner(n)) == 2:
@@ -339,23 +363,31 @@ class _Pass:
             if lhs.get("kind") == "DeclRefExpr":
                 self._note_var((lhs.get("referencedDecl") or {}).get("id"), _inner(n)[1], _type(lhs))
 
-    def _site(self, lv: dict[str, Any]) -> None:
+    def _site(self, lv: dict[str, Any], inside: list[tuple[int, int]]) -> None:
         span = self._span(lv)
-        if span is None:
+        if span is None or span in self.poisoned:
             return
+        if span in inside:
+            # a read nested in another within one macro expansion: the text has nowhere to put it
+            self.poisoned.add(span)
+            self.sites.pop(span, None)
+            return
+        self.order.append(span)
         m = _strip(lv)
         if m.get("kind") == "MemberExpr" and _inner(m):
-            base = _inner(m)[0]
+            base, arrow = _inner(m)[0], bool(m.get("isArrow"))
             rec = _record(_type(base))
             if rec is not None and m.get("name") in _bitfields(rec):
+                while base.get("kind") == "MemberExpr" and not base.get("name") and _inner(base):
+                    base, arrow = _inner(base)[0], bool(base.get("isArrow"))  # through anonymous members
                 bspan = self._span(base)
                 if bspan is not None:
-                    self.sites[span] = _Site(span[0], span[1], m["name"], bspan, bool(m.get("isArrow")))
+                    self.sites[span] = _Site(span[0], span[1], m["name"], bspan, arrow)
                 return
         self.sites.setdefault(span, _Site(*span))
 
     def _function(self, fn: dict[str, Any]) -> None:
-        if _program(_orig(fn)) in self.btf_funcs:
+        if _program(fn) in self.btf_funcs:
             return
         body = next((c for c in _inner(fn) if c.get("kind") == "CompoundStmt"), None)
         if body is None:
@@ -374,7 +406,7 @@ class _Pass:
             _annotate(d, [""])
             if d.get("kind") == "FunctionDecl":
                 fns.append(d)
-        progs = [f for f in fns if _program(_orig(f)) in self.rw.functions]
+        progs = [f for f in fns if _program(f) in self.rw.functions]
         tracing = any(not _packet(f) for f in progs) or not progs
         for f in fns:
             if tracing or f in progs:
@@ -426,14 +458,14 @@ def _pointee(t: str) -> Optional[str]:
     return m.group(1) if m else None
 
 
-def _orig(fn: dict[str, Any]) -> str:
+def _program(fn: dict[str, Any]) -> str:
+    """The program a dumped function implements: its name without the AST pass's prefix; for
+    ``____x``, the body libbpf's ``BPF_PROG(x, ...)``-style wrappers generate, ``x``."""
     name = fn.get("name", "")
-    return name[len(_PREFIX):] if name.startswith(_PREFIX) else name
-
-
-def _program(name: str) -> str:
-    """The program a function implements: ``____x`` is the body of libbpf's ``BPF_PROG(x, ...)`` wrappers."""
-    return name[4:] if name.startswith("____") else name
+    for part in ("____", _PREFIX, "____"):
+        if name.startswith(part):
+            name = name[len(part):]
+    return name
 
 
 def _packet(fn: dict[str, Any]) -> bool:

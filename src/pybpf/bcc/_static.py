@@ -263,10 +263,17 @@ def get_probe_limit() -> int:
     return int(v) if v.isdigit() else 1000
 
 
+def generate_auto_includes(program_words: Any) -> str:
+    """BCC's ``#include`` lines for the kernel types a program's words name: none are needed
+    here (vmlinux.h, generated from the kernel's BTF, declares every kernel type)."""
+    return ""
+
+
 def install(cls: Any) -> None:
     """Make the functions above static methods of ``cls`` (``BPF.attach_xdp(...)`` as in BCC)."""
     for f in (attach_xdp, remove_xdp, attach_func, detach_func, attach_raw_socket, get_kprobe_functions,
               get_tracepoints, tracepoint_exists, support_raw_tracepoint, support_raw_tracepoint_in_module,
               support_kfunc, support_fmod_ret, support_lsm, kernel_struct_has_field, kernel_enum_has_val,
-              get_user_functions_and_addresses, get_user_functions, get_user_addresses, get_probe_limit):
+              get_user_functions_and_addresses, get_user_functions, get_user_addresses, get_probe_limit,
+              generate_auto_includes):
         setattr(cls, f.__name__, staticmethod(f))

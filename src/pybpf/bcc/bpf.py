@@ -13,7 +13,7 @@ import weakref
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from ..errors import Error
-from . import _deref, syms
+from . import _deref, kheaders, syms
 from ._attach import AttachMixin, to_str
 from ._loader import LazyObject
 from ._trace import TraceMixin
@@ -175,13 +175,17 @@ class BPF(AttachMixin, TraceMixin):
         from ..compile import compile
 
         defines = {"LINUX_VERSION_CODE": _kernel_version_code(), "__BCC__": None}
+        incs = [include_dir()]
+        kdir = kheaders.header_dir()
+        if kdir is not None:
+            incs.append(kdir)  # <bcc_kconfig.h> (CONFIG_*) & co., generated per kernel
         text = self._rw.text
         if _deref.wanted(self._rw):
-            text = _deref.probe_reads(self._rw, cflags=cflags, include_dirs=[include_dir()], defines=defines,
+            text = _deref.probe_reads(self._rw, cflags=cflags, include_dirs=incs, defines=defines,
                                       filename=src or None)
         if debug & (DEBUG_PREPROCESSOR | DEBUG_SOURCE):
             print(text, file=sys.stderr)
-        obj = compile(text, cflags=cflags, include_dirs=[include_dir()], filename=src or None, defines=defines)
+        obj = compile(text, cflags=cflags, include_dirs=incs, filename=src or None, defines=defines)
         spec = elf.open(bytes(obj), name="bcc")
         for d in self._rw.tables.values():
             ms = spec.maps.get(d.var)
@@ -270,8 +274,11 @@ class BPF(AttachMixin, TraceMixin):
 
     # ------------------------------------------------------------------ autoload
     def _trace_autoload(self) -> None:
+        programs = self.module.spec.programs if self.module is not None else {}
         for name, info in self._rw.functions.items():
             kind = info.kind
+            if name not in programs:
+                continue  # in an #if branch that preprocessing dropped
             if kind in ("kprobe", "kretprobe"):
                 self.load_func(name, self.KPROBE)
                 ev = self.fix_syscall_fnname(info.target)

@@ -36,6 +36,7 @@ BCC's automatic rewriting of kernel pointer dereferences is *not* done: use
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 from typing import Callable, Container, Optional, Sequence, Union
@@ -46,7 +47,7 @@ from ._maps import TABLE_MACROS, TableDecl, TableMacroError, expand_method, map_
 from .tpformat import read_format, tracepoint_struct
 
 __all__ = ["Rewritten", "FuncInfo", "rewrite", "section_for", "PLACEHOLDER_SECTION", "include_dir",
-           "vmlinux_identifier", "TABLE_VAR_PREFIX"]
+           "vmlinux_identifier", "vmlinux_record", "TABLE_VAR_PREFIX"]
 
 TABLE_VAR_PREFIX = "__bcc_tbl_"
 
@@ -71,6 +72,19 @@ def include_dir() -> str:
 
 
 _enumerators: Optional[frozenset[str]] = None
+
+
+@functools.lru_cache(maxsize=None)
+def vmlinux_record(name: str) -> bool:
+    """True if the kernel's BTF (so vmlinux.h) defines ``struct name`` or ``union name``."""
+    try:
+        from ..btf import BTF
+        from ..btf.types import Kind
+
+        btf = BTF.load_vmlinux()
+        return bool(btf.find_all(name, Kind.STRUCT) or btf.find_all(name, Kind.UNION))
+    except Exception:  # no kernel BTF: nothing to clash with
+        return False
 
 
 def vmlinux_identifier(name: str) -> bool:
@@ -183,9 +197,11 @@ def _match_open(m: str, close: int) -> int:
 
 class _Rewriter:
     def __init__(self, source: str, filename: str, tp_format: Callable[[str, str], str],
-                 include_dirs: Sequence[str], page_size: int, reserved: Callable[[str], bool]) -> None:
+                 include_dirs: Sequence[str], page_size: int, reserved: Callable[[str], bool],
+                 kernel_records: Callable[[str], bool]) -> None:
         self.src = source
         self.reserved = reserved
+        self.kernel_records = kernel_records
         self.filename = filename
         self.tp_format = tp_format
         self.include_dirs = list(include_dirs)
@@ -201,6 +217,8 @@ class _Rewriter:
         self.ms = "".join(ms)                            # ...and directives blanked
         self.edits: list[tuple[int, int, str]] = []
         self.tables: dict[str, TableDecl] = {}
+        self.alternatives: dict[str, list[tuple[cl.CondPath, TableDecl]]] = {}
+        self.conds = cl.Conditionals(self.m, self.dspans)
         self.functions: dict[str, FuncInfo] = {}
         self.tracepoints: list[tuple[str, str]] = []
         self.event_types: dict[str, str] = {}
@@ -231,14 +249,28 @@ class _Rewriter:
                 d.line = cl.line_of(self.src, mt.start())
                 if d.max_entries and "__BCC_PAGE_SIZE" in d.max_entries:
                     d.max_entries = d.max_entries.replace("__BCC_PAGE_SIZE", str(self.page_size))
-                if d.name in self.tables:
+                path = self.conds.path(mt.start())
+                others = self.alternatives.setdefault(d.name, [])
+                if any(not self.conds.exclusive(path, p) for p, _ in others):
                     raise TableMacroError(f"table {d.name!r} declared twice")
                 if self.reserved(d.name):
                     d.cname = TABLE_VAR_PREFIX + d.name
                 self.edit(mt.start(), close + 1, map_definition(d, self.tables))
             except TableMacroError as e:
                 raise self.err(mt.start(), str(e)) from None
-            self.tables[d.name] = d
+            others.append((path, d))  # declarations in exclusive #if branches: one survives
+            self.tables.setdefault(d.name, d)
+
+    def _table_at(self, name: str, pos: int) -> TableDecl:
+        """The declaration of table ``name`` that a use at ``pos`` sees: of several declarations
+        in exclusive ``#if`` branches, the one not excluded by the branches around ``pos``."""
+        alts = self.alternatives.get(name, [])
+        if len(alts) > 1:
+            here = self.conds.path(pos)
+            for path, d in alts:
+                if not self.conds.exclusive(here, path):
+                    return d
+        return self.tables[name]
 
     # -------------------------------------------------------------- methods
     def _method_re(self) -> Optional[re.Pattern[str]]:
@@ -264,7 +296,7 @@ class _Rewriter:
                 sub = self._calls(code[a:b], m[a:b], base + a, pat)
                 sub += [e for e in self._ident_edits(m[a:b], base + a) if not _overlaps(e, sub)]
                 args.append(_apply(code[a:b], sub))
-            d = self.tables[mt.group(1)]
+            d = self._table_at(mt.group(1), base + mt.start())
             try:
                 repl = expand_method(d, mt.group(2), args)
             except TableMacroError as e:
@@ -374,6 +406,25 @@ class _Rewriter:
         if t is not None:
             self.event_types[d.name] = t
 
+    # -------------------------------------------------------------- kernel structs
+    def records_pass(self) -> None:
+        """Drop the body of a file-scope ``struct X { ... };`` that vmlinux.h defines too.
+
+        Tools re-declare kernel-private structs (``struct mount``, ``struct mnt_namespace``)
+        with the members they need; vmlinux.h has the kernel's own, whose CO-RE-relocated
+        layout is the true one, so the definition becomes a declaration (``struct X;``)."""
+        ms = self.ms
+        for open_, close in cl.top_level_braces(ms):
+            hs = max(ms.rfind(";", 0, open_), ms.rfind("}", 0, open_)) + 1
+            mt = re.search(r"(?<![\w])(?:struct|union)\s+([A-Za-z_]\w*)\s*$", ms[hs:open_])
+            if mt is None or re.search(r"\btypedef\b", ms[hs:hs + mt.start()]):
+                continue
+            if not ms[close + 1:].lstrip().startswith(";") or not self.kernel_records(mt.group(1)):
+                continue
+            if self.conds.path(open_) != self.conds.path(close):
+                continue  # an #if opened inside and closed outside: leave it to the compiler
+            self.edit(open_, close + 1, "")
+
     # -------------------------------------------------------------- functions
     def functions_pass(self) -> None:
         ms = self.ms
@@ -448,8 +499,10 @@ class _Rewriter:
         self.functions[name] = FuncInfo(name, user_sec or sec or PLACEHOLDER_SECTION, kind, line, target)
         if not has_sec:
             self.edits.append((decl_at, decl_at, f'SEC("{sec or PLACEHOLDER_SECTION}") '))
+        if len(args) < 2:
+            return
         ctx = re.fullmatch(r"(?:const\s+)?struct\s+pt_regs\s*\*\s*(?:const\s+)?([A-Za-z_]\w*)", args[0].strip())
-        if len(args) > 1 and ctx is not None and kind in (None, "kprobe"):
+        if ctx is not None and kind in (None, "kprobe"):
             wrapper = "BPF_KSYSCALL" if name.startswith("syscall__") else "BPF_KPROBE"
             self.edit(name_at, close + 1, f"{wrapper}({name}, {', '.join(a.strip() for a in args[1:])})")
             if ctx.group(1) != "ctx":
@@ -515,6 +568,7 @@ class _Rewriter:
     def run(self, prelude: str = "") -> Rewritten:
         self.tables_pass()
         self.methods_pass()
+        self.records_pass()
         self.functions_pass()
         self.idents_pass()
         self.includes_pass()
@@ -557,7 +611,8 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
 
 def rewrite(source: str, *, filename: str = "<text>", tp_format: Optional[Callable[[str, str], str]] = None,
             include_dirs: Sequence[str] = (), page_size: Optional[int] = None, prelude: str = "",
-            reserved: Union[Callable[[str], bool], Container[str], None] = None) -> Rewritten:
+            reserved: Union[Callable[[str], bool], Container[str], None] = None,
+            kernel_records: Union[Callable[[str], bool], Container[str], None] = None) -> Rewritten:
     """Rewrite BCC C ``source`` into libbpf-style C (see the module docs).
 
     ``tp_format(category, event)`` returns a tracepoint's tracefs format text
@@ -567,6 +622,8 @@ def rewrite(source: str, *, filename: str = "<text>", tp_format: Optional[Callab
     malformed BCC constructs. ``prelude`` is C placed before the source (line numbers unaffected).
     ``reserved``: the identifiers a table may not be called in C (a predicate or a set; default
     :func:`vmlinux_identifier`): such tables become ``__bcc_tbl_<name>`` variables.
+    ``kernel_records``: the struct/union tags vmlinux.h defines (default :func:`vmlinux_record`),
+    whose re-definitions in the source are dropped.
     """
     if page_size is None:
         import mmap
@@ -576,4 +633,9 @@ def rewrite(source: str, *, filename: str = "<text>", tp_format: Optional[Callab
         reserved = vmlinux_identifier
     elif not callable(reserved):
         reserved = reserved.__contains__
-    return _Rewriter(source, filename, tp_format or read_format, include_dirs, page_size, reserved).run(prelude)
+    if kernel_records is None:
+        kernel_records = vmlinux_record
+    elif not callable(kernel_records):
+        kernel_records = kernel_records.__contains__
+    return _Rewriter(source, filename, tp_format or read_format, include_dirs, page_size, reserved,
+                     kernel_records).run(prelude)

@@ -15,6 +15,11 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#if __has_include(<bcc_kconfig.h>)	/* generated per kernel by pybpf.bcc.kheaders */
+#include <bcc_kconfig.h>	/* CONFIG_* from the running kernel's configuration */
+#include <bcc_kernel.h>		/* constants that depend on the kernel's types */
+#endif
+#include <bcc_arch.h>
 #include <bcc_consts.h>
 
 /* ---- kernel source annotations that carry no meaning here ---------------- */

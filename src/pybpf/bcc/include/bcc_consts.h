@@ -79,6 +79,9 @@
 #define IPPROTO_NONE	59
 #define IPPROTO_DSTOPTS	60
 #define IPPROTO_MH	135
+#define s6_addr		in6_u.u6_addr8
+#define s6_addr16	in6_u.u6_addr16
+#define s6_addr32	in6_u.u6_addr32
 #define INADDR_ANY	((unsigned int)0x00000000)
 #define INADDR_LOOPBACK	((unsigned int)0x7f000001)
 #define INET_ADDRSTRLEN		16
@@ -222,6 +225,9 @@
 #define SOL_TCP		6
 #define SOL_UDP		17
 #define SOL_IPV6	41
+#define SCM_RIGHTS	0x01
+#define SCM_CREDENTIALS	0x02
+#define SCM_SECURITY	0x03
 #define IFNAMSIZ	16
 
 /* ---- <linux/sched.h> ---- */
@@ -298,17 +304,40 @@
 #define O_DIRECTORY	00200000
 #define O_NOFOLLOW	00400000
 #define O_CLOEXEC	02000000
+#define O_NOATIME	01000000
+#define O_PATH		010000000
+#define __O_SYNC	04000000
+#define O_SYNC		(__O_SYNC | O_DSYNC)
+#define __O_TMPFILE	020000000
+#define O_TMPFILE	(__O_TMPFILE | O_DIRECTORY)
+#define O_NDELAY	O_NONBLOCK
+#define FASYNC		00020000
 #define FMODE_READ	0x1
 #define FMODE_WRITE	0x2
 #define FMODE_EXEC	0x20
+#define FMODE_CREATED	0x100000
 
-/* ---- <asm/page.h> ---- */
-#ifndef PAGE_SHIFT
-#define PAGE_SHIFT	12
-#endif
-#ifndef PAGE_SIZE
-#define PAGE_SIZE	(1UL << PAGE_SHIFT)
-#endif
+/* <asm/page.h>'s PAGE_SIZE & co. are in bcc_arch.h */
+
+/* ---- <linux/blkdev.h>, <linux/blk_types.h> (the REQ_OP_* and __REQ_* values are
+ * enumerators of the kernel's BTF, in vmlinux.h) ---- */
+#define DISK_NAME_LEN	32
+#define REQ_OP_BITS	8
+#define REQ_OP_MASK	((1 << REQ_OP_BITS) - 1)
+#define REQ_FAILFAST_DEV	(1ULL << __REQ_FAILFAST_DEV)
+#define REQ_FAILFAST_TRANSPORT	(1ULL << __REQ_FAILFAST_TRANSPORT)
+#define REQ_FAILFAST_DRIVER	(1ULL << __REQ_FAILFAST_DRIVER)
+#define REQ_SYNC	(1ULL << __REQ_SYNC)
+#define REQ_META	(1ULL << __REQ_META)
+#define REQ_PRIO	(1ULL << __REQ_PRIO)
+#define REQ_NOMERGE	(1ULL << __REQ_NOMERGE)
+#define REQ_IDLE	(1ULL << __REQ_IDLE)
+#define REQ_INTEGRITY	(1ULL << __REQ_INTEGRITY)
+#define REQ_FUA		(1ULL << __REQ_FUA)
+#define REQ_PREFLUSH	(1ULL << __REQ_PREFLUSH)
+#define REQ_RAHEAD	(1ULL << __REQ_RAHEAD)
+#define REQ_BACKGROUND	(1ULL << __REQ_BACKGROUND)
+#define REQ_NOWAIT	(1ULL << __REQ_NOWAIT)
 
 /* ---- <linux/perf_event.h> ---- */
 #define PERF_MAX_STACK_DEPTH	127

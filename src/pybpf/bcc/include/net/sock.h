@@ -7,4 +7,7 @@
 #ifndef __PYBPF_BCC_NET_SOCK_H
 #define __PYBPF_BCC_NET_SOCK_H
 #include <bcc_compat.h>
+#if __has_include(<bcc_sock_fields.h>)
+#include <bcc_sock_fields.h>	/* generated from the kernel's BTF */
+#endif
 #endif
