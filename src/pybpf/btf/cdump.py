@@ -91,7 +91,7 @@ class CDumper(OrderMixin, BodyMixin, DeclMixin):
         self._ident_names: dict[str, int] = {}
         self._align: list[int] = [-1] * n
         self._size: list[int] = [-2] * n
-        self._packed = bytearray(b"\x02") * n  # per struct/union: 1 packed, 0 not, 2 not known yet
+        self._packed = bytearray(n)  # per struct/union, set with its alignment (cdump_body)
         self._pre: list[Optional[str]] = [None] * n  # declaration templates: prefix + name + suffix
         self._suf: list[Optional[str]] = [None] * n
         self._decl_cache_anon: dict[int, str] = {}
@@ -218,9 +218,11 @@ class CDumper(OrderMixin, BodyMixin, DeclMixin):
             top = cont_id == 0
             if top or not named:
                 new_cont = type_id if named else cont_id
-                w, d, kind, st, hdr = t.w, t.hdr[type_id] + 3, t.kind, t.st, t.hdr
+                w, kind, st, hdr = t.w, t.kind, t.st, t.hdr
+                m = self._members
+                first = m.start[type_id]
                 emit = self._emit_type
-                for mt in w[d + 1:d + 3 * t.vlen[type_id]:3]:
+                for mt in m.types[first:first + t.vlen[type_id]]:
                     # pointers, qualifiers and arrays only forward to their target
                     mk = kind[mt]
                     while mk in _PEEL:

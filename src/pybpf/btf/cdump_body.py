@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from itertools import repeat
 from operator import add, and_, mod, mul, rshift
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from .cdump_raw import (
     ARRAY as _ARRAY, CONST as _CONST, DATASEC as _DATASEC, DECL_TAG as _DECL_TAG, ENUM as _ENUM,
@@ -34,7 +34,6 @@ _TABS = ["\t" * i for i in range(64)]
 _R8 = repeat(8)  # infinite iterators are safe to share: map() stops at the shortest input
 _R24 = repeat(24)
 _M24 = repeat(0xFFFFFF)
-_UNKNOWN = 2  # _packed: not computed yet
 
 
 def tabs(lvl: int) -> str:
@@ -115,30 +114,35 @@ class BodyMixin:
         self._align[type_id] = a
         return a
 
-    def _composite_layout(self, type_id: int) -> int:
+    def _composite_layout(self, type_id: int, mts: "Optional[list[int]]" = None, moffs: "Sequence[int]" = (),
+                          bits: "Optional[list[int]]" = None) -> int:
         """A struct's or union's alignment (``btf__align_of``); also records in
-        ``_packed`` whether it is packed (``btf_is_struct_packed``)."""
+        ``_packed`` whether it is packed (``btf_is_struct_packed``). ``mts``,
+        ``moffs``, ``bits``: its members' types, bit offsets and bitfield sizes,
+        if the caller has them."""
         t = self.t
         vlen, size = t.vlen[type_id], t.st[type_id]
         if not vlen:
             self._packed[type_id] = 0
             return 1
-        m = self._members
-        s = m.start[type_id]
-        mts = m.types[s:s + vlen]
-        moffs = m.offs[s:s + vlen]
-        bits: "Optional[list[int]]" = None
-        if t.kflag[type_id]:
-            bits = list(map(rshift, moffs, _R24))
-            if any(bits):
-                moffs = list(map(and_, moffs, _M24))
+        if mts is None:
+            m = self._members
+            s = m.start[type_id]
+            mts = m.types[s:s + vlen]
+            moffs = m.offs[s:s + vlen]
+            if t.kflag[type_id]:
+                bits = list(map(rshift, moffs, _R24))
+                if any(bits):
+                    moffs = list(map(and_, moffs, _M24))
+                else:
+                    bits = None
         aligns = list(map(self._align.__getitem__, mts))
         if -1 in aligns:
             align_of = self.align_of
             aligns = [a if a >= 0 else align_of(mt) for a, mt in zip(aligns, mts)]
         if 0 not in aligns:
             # a misaligned non-bitfield member makes the struct packed (and its alignment 1)
-            mis = any(map(mod, moffs, map(mul, aligns, _R8)) if not bits or not any(bits) else
+            mis = any(map(mod, moffs, map(mul, aligns, _R8)) if bits is None else
                       (off % (8 * a) for a, off, b in zip(aligns, moffs, bits) if not b))
             best = max(aligns)
             packed = mis or size % best != 0
@@ -160,13 +164,6 @@ class BodyMixin:
             packed_best = max(packed_best, a)
         self._packed[type_id] = packed or size % packed_best != 0
         return align if done else (1 if size % best else best)
-
-    def _is_packed(self, type_id: int) -> bool:
-        p = self._packed[type_id]
-        if p == _UNKNOWN:
-            self.align_of(type_id)
-            p = self._packed[type_id]
-        return bool(p)
 
     # ------------------------------------------------------------------ definitions
     def _struct_def(self, type_id: int, lvl: int) -> None:
@@ -209,7 +206,9 @@ class BodyMixin:
         sizes = list(map(self._size.__getitem__, mts))
         if -2 in sizes:
             sizes = list(map(self.size_of, mts))
-        packed = is_struct and self._is_packed(type_id)
+        if self._align[type_id] < 0:
+            self._align[type_id] = self._composite_layout(type_id, mts, moffs, bits)
+        packed = is_struct and self._packed[type_id]
         ind = "\n" + tabs(lvl + 1)
         if bits is None and -1 not in sizes and (
                 not is_struct or (moffs[0] == 0 and moffs[1:] == list(map(add, moffs, map(mul, sizes, _R8)))[:-1])):
