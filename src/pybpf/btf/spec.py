@@ -42,8 +42,9 @@ _MIN_CACHE_SIZE = 256 * 1024  # blobs smaller than this are never disk-cached ("
 # Jump tables for the offset scan, in 4-byte words: invalid kinds jump far past
 # the end so the scan stops and the slow diagnostic pass explains what is wrong.
 _BAD = 1 << 40
-_EXTRA_W = [3 + e // 4 if 1 <= k < F.NR_KINDS else _BAD for k, e in enumerate(F.EXTRA_SIZE)] + [_BAD] * 12
-_VLEN_W = [v // 4 for v in F.VLEN_SIZE] + [0] * 12
+# Indexed by the info word's top byte (kind in the low 5 bits, kind_flag in the top bit).
+_EXTRA_W = [3 + F.EXTRA_SIZE[k] // 4 if 1 <= k < F.NR_KINDS else _BAD for k in (top & 31 for top in range(256))]
+_VLEN_W = [F.VLEN_SIZE[k] // 4 if k < F.NR_KINDS else 0 for k in (top & 31 for top in range(256))]
 
 
 class BTF:
@@ -208,7 +209,7 @@ class BTF:
                         oa(i)
                         na(w[i])
                         info = w[i + 1]
-                        k = (info >> 24) & 31
+                        k = info >> 24
                         i += ex[k] + (info & 0xFFFF) * vs[k]
             else:
                 unpack = self._lay.u32x2.unpack_from
@@ -216,7 +217,7 @@ class BTF:
                     oa(i)
                     name_off, info = unpack(data, tstart + 4 * i)
                     na(name_off)
-                    k = (info >> 24) & 31
+                    k = info >> 24
                     i += ex[k] + (info & 0xFFFF) * vs[k]
         except (IndexError, struct.error):
             i = -1
