@@ -261,12 +261,12 @@ class CDumper(OrderMixin, BodyMixin, DeclMixin):
             p(f"{'union' if t.kflag[type_id] else 'struct'} {self.type_name(type_id)};\n\n")
             es[type_id] = _EMITTED
         elif k == _FUNC_PROTO:
-            w, d, peel = t.w, t.hdr[type_id] + 3, self._peel
-            x = peel(t.st[type_id])
-            if es[x] != _EMITTED:
-                self._emit_type(x, cont_id)
-            for x in w[d + 1:d + 2 * t.vlen[type_id]:2]:
-                x = peel(x)
+            w, d, kind, st, hdr = t.w, t.hdr[type_id] + 3, t.kind, t.st, t.hdr
+            for x in w[d - 1:d + 2 * t.vlen[type_id]:2]:  # return type, then parameter types
+                xk = kind[x]
+                while xk in _PEEL:
+                    x = w[hdr[x] + 3] if xk == _ARRAY else st[x]
+                    xk = kind[x]
                 if es[x] != _EMITTED:
                     self._emit_type(x, cont_id)
         elif k == _INT:

@@ -59,6 +59,7 @@ class BodyMixin:
         def ident_name(self, type_id: int) -> str: ...
         def type_decl(self, type_id: int, name: str = "", lvl: int = 0) -> str: ...
         def _decl(self, type_id: int, fname: str, lvl: int) -> None: ...
+        def _compose(self, type_id: int, lvl: int, depth: int) -> "Optional[tuple[str, str]]": ...
 
     # ------------------------------------------------------------------ layout
     def size_of(self, type_id: int) -> int:
@@ -195,12 +196,17 @@ class BodyMixin:
         pres = list(map(self._pre.__getitem__, mts))
         if None in pres or "" in fnames:
             decls = []
-            suf = self._suf
+            suf, compose = self._suf, self._compose
             for mt, fname, pre in zip(mts, fnames, pres):
-                if pre is not None and fname:
-                    decls.append(f"{pre}{fname}{suf[mt]}")
-                else:
-                    decls.append(self.type_decl(mt, fname, lvl + 1))
+                if fname:
+                    if pre is not None:
+                        decls.append(f"{pre}{fname}{suf[mt]}")
+                        continue
+                    c = compose(mt, lvl + 1, 0)
+                    if c is not None:
+                        decls.append(f"{c[0]}{fname}{c[1]}")
+                        continue
+                decls.append(self.type_decl(mt, fname, lvl + 1))
         else:
             decls = list(map(add, map(add, pres, fnames), map(self._suf.__getitem__, mts)))  # type: ignore[arg-type]
         sizes = list(map(self._size.__getitem__, mts))

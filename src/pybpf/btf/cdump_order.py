@@ -192,7 +192,10 @@ class OrderMixin:
             return 1 if ostate[x] == ORDERED else self._order_type(x, through_ptr)
         if k == _ARRAY:
             x = t.w[t.hdr[type_id] + 3]
-            return 1 if ostate[x] == ORDERED else self._order_type(x, False)
+            r = 1 if ostate[x] == ORDERED else self._order_type(x, False)
+            if ostate[x] == ORDERED:
+                ostate[type_id] = ORDERED  # every later visit would return 1 with no effect
+            return r
         if k == _ENUM or k == _ENUM64 or k == _FWD:
             if t.name[type_id] or not self._is_referenced(type_id):
                 self._queue.append(type_id)
