@@ -10,15 +10,17 @@ import ctypes
 import errno
 import mmap as _mmap
 import os
-from typing import TYPE_CHECKING, Any, Iterator
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn
 
 from ._sys import cmds
 from ._sys.attrs import MapCreateAttr
 from ._sys.consts import Cmd, MapFlags, MapType, UpdateFlags
 from ._sys.cpu import num_possible_cpus
 from ._sys.mapops import BatchUnsupported, MapOps, batch_op, batch_walk
+from ._sys.objname import check_obj_name
 from ._sys.syscall import FD, bpf_raw, raise_for
-from .errors import BPFError, Error, NotSupportedError
+from .errors import BPFError, ClosedError, Error, NotSupportedError
 from ._kobj import KernelObject
 from .spec import MapSpec
 
@@ -91,7 +93,7 @@ def _to_bytes(obj: Any, size: int, what: str) -> bytes:
 
 
 def _create_fd(spec: MapSpec, inner_fd: int, btf_fd: int) -> FD:
-    name = spec.name.encode()[:15]
+    name = check_obj_name(spec.name, "map")
     attr = MapCreateAttr(
         map_type=int(spec.type),
         key_size=spec.key_size,
@@ -161,6 +163,28 @@ def _create_hint(spec: MapSpec, err: int) -> str:
     return ""
 
 
+class _ClosedOps:
+    """Stands in for a closed map's :class:`MapOps`: every operation raises :class:`ClosedError`.
+
+    A closed map must never reach the kernel with its old fd number: the number may
+    already belong to another map (or any other file) opened since.
+    """
+
+    __slots__ = ("_msg",)
+
+    def __init__(self, msg: str) -> None:
+        self._msg = msg
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise ClosedError(self._msg)
+
+
+def _closed_op(msg: str) -> Callable[..., NoReturn]:
+    def closed(*_args: Any) -> NoReturn:
+        raise ClosedError(msg)
+    return closed
+
+
 class Map(KernelObject):
     """An open BPF map.
 
@@ -195,6 +219,7 @@ class Map(KernelObject):
         self._vmax = 1 << (8 * value_size)
         self._id: int | None = None
         self._mmap: _mmap.mmap | None = None
+        self._mviews: list[weakref.ReferenceType[memoryview]] = []  # handed out by mmap(), released by close()
         self._key_type: Any = None
         self._value_type: Any = None
         self._plain = not self.percpu
@@ -281,14 +306,44 @@ class Map(KernelObject):
     _KIND = "map"
 
     def close(self) -> None:
-        """Release the fd (the kernel frees the map when nothing else holds it)."""
-        if self._mmap is not None:
+        """Release the fd (the kernel frees the map when nothing else holds it).
+
+        Every later operation raises :class:`~pybpf.errors.ClosedError`. Memoryviews from
+        :meth:`mmap` are released and the memory unmapped; if buffers exported from them
+        are still alive (slices, ctypes or numpy objects over the memory), the fd is
+        closed anyway and :class:`~pybpf.errors.Error` says so: drop them and call
+        ``close()`` again to unmap.
+        """
+        if not isinstance(self._ops, _ClosedOps):
+            msg = str(self._closed_error())
+            self._ops = _ClosedOps(msg)  # type: ignore[assignment]
+            self._get = self._put = _closed_op(msg)  # type: ignore[assignment]
+        try:
+            self._unmap()
+        finally:
+            self._fd.close()
+
+    def _unmap(self) -> None:
+        mm = self._mmap
+        if mm is None:
+            return
+        busy = []
+        for ref in self._mviews:
+            mv = ref()
+            if mv is None:
+                continue
             try:
-                self._mmap.close()
-            except BufferError:
-                pass
-            self._mmap = None
-        self._fd.close()
+                mv.release()
+            except BufferError:  # something still holds a buffer exported from this view
+                busy.append(ref)
+        self._mviews = busy
+        try:
+            mm.close()
+        except BufferError:
+            raise Error(f"map {self.name or '?'!r}: its memory stays mapped: buffers from Map.mmap() are still "
+                        "in use (memoryview slices, ctypes or numpy objects); drop them and call close() "
+                        "again") from None
+        self._mmap = None
 
     def __repr__(self) -> str:
         t = self.type.name if isinstance(self.type, MapType) else str(self.type)
@@ -411,6 +466,10 @@ class Map(KernelObject):
             value = self._value(value)
         self._put(key, value)
 
+    def _check_open(self) -> None:
+        if self._fd.closed:
+            raise self._closed_error()
+
     def delete(self, key: Any) -> bool:
         """Delete ``key``; False if it was not there."""
         return self._ops.delete(self._key(key))
@@ -438,7 +497,20 @@ class Map(KernelObject):
             raise Error(f"{MapType(self.type).name} maps have no keys to iterate")
         # Bound the walk: a hash map whose keys are deleted concurrently restarts from the
         # first key (as libbpf/cilium observe), which could otherwise loop forever.
-        return self._ops.iter_keys(max(self.max_entries, 1) * 4 + 16)
+        return self._while_open(self._ops.iter_keys(max(self.max_entries, 1) * 4 + 16))
+
+    def _while_open(self, it: Iterator[Any]) -> Iterator[Any]:
+        """``it``, resumed only while this map is open: a walk holds the raw fd number,
+        which a map closed during the walk may have passed on to another object."""
+        fd = self._fd
+        while True:
+            if fd.closed:
+                raise self._closed_error()
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            yield item
 
     def keys(self) -> Iterator[Any]:
         """Iterate keys (BPF_MAP_GET_NEXT_KEY walk)."""
@@ -468,6 +540,7 @@ class Map(KernelObject):
             yield v
 
     def __len__(self) -> int:
+        self._check_open()
         if self.type in _ARRAY_TYPES:
             return self.max_entries
         n = 0
@@ -542,7 +615,7 @@ class Map(KernelObject):
                          MapType.HASH_OF_MAPS):
             chunk = max(chunk, 64)  # a hash bucket can hold more than a tiny chunk (ENOSPC)
         try:
-            yield from batch_walk(self.fd, ks, vs, chunk, delete=delete)
+            yield from self._while_open(batch_walk(self.fd, ks, vs, chunk, delete=delete))
         except BatchUnsupported as e:
             if self._batch_supported(e.error):
                 raise e.error from None
@@ -624,21 +697,49 @@ class Map(KernelObject):
 
     # ------------------------------------------------------------------- mmap
     def mmap(self) -> memoryview:
-        """The map's memory as a writable memoryview (BPF_F_MMAPABLE arrays, 5.5+)."""
+        """The map's memory as a memoryview: writable, or read-only when the kernel refuses a
+        writable mapping (a frozen map, ``BPF_F_RDONLY_PROG``, an fd opened ``BPF_F_RDONLY``).
+
+        BPF_F_MMAPABLE arrays (5.5+): ``round_up(value_size, 8) * max_entries`` bytes
+        rounded up to pages; arenas (6.9+): ``max_entries`` pages. :meth:`close` releases
+        the views handed out here (using one afterwards raises ValueError).
+        """
+        self._check_open()
         if self._mmap is None:
             if not (self.flags & MapFlags.MMAPABLE):
-                raise Error("map was not created with BPF_F_MMAPABLE")
-            size = _round8(self.value_size) * self.max_entries
+                raise Error(f"map {self.name or '?'!r} was not created with BPF_F_MMAPABLE; it cannot be mmap()ed")
             page = _mmap.PAGESIZE
-            size = (size + page - 1) // page * page
+            if self.type == MapType.ARENA:
+                size = self.max_entries * page  # max_entries counts pages; value_size is 0
+            else:
+                size = _round8(self.value_size) * self.max_entries
+                size = (size + page - 1) // page * page
+            fd = self.fd
             try:
-                self._mmap = _mmap.mmap(self.fd, size, _mmap.MAP_SHARED, _mmap.PROT_READ | _mmap.PROT_WRITE)
+                self._mmap = _mmap.mmap(fd, size, _mmap.MAP_SHARED, _mmap.PROT_READ | _mmap.PROT_WRITE)
             except OSError as e:
-                if e.errno == errno.EPERM and self.flags & MapFlags.RDONLY_PROG:
-                    self._mmap = _mmap.mmap(self.fd, size, _mmap.MAP_SHARED, _mmap.PROT_READ)
-                else:
-                    raise BPFError(e.errno or errno.EINVAL, "mmap") from None
-        return memoryview(self._mmap)
+                # EPERM: frozen; EACCES: BPF_F_RDONLY_PROG, or an fd without write access
+                # (BPF_F_RDONLY): user space may still read it.
+                if e.errno not in (errno.EPERM, errno.EACCES):
+                    raise BPFError(e.errno or errno.EINVAL, "mmap", _mmap_hint(self, size)) from None
+                try:
+                    self._mmap = _mmap.mmap(fd, size, _mmap.MAP_SHARED, _mmap.PROT_READ)
+                except OSError as e2:
+                    raise BPFError(e2.errno or errno.EINVAL, "mmap", _mmap_hint(self, size)) from None
+        self._mviews = [r for r in self._mviews if r() is not None]
+        mv = memoryview(self._mmap)
+        self._mviews.append(weakref.ref(mv))
+        return mv
+
+
+def _mmap_hint(m: Map, size: int) -> str:
+    t = m.type.name if isinstance(m.type, MapType) else str(m.type)
+    why = ""
+    if m.flags & MapFlags.RDONLY:
+        why = "; a BPF_F_RDONLY fd cannot make the shared mapping the kernel requires"
+    elif m.flags & MapFlags.WRONLY:
+        why = "; a BPF_F_WRONLY fd cannot be mapped"
+    return f"mapping {size} bytes of map {m.name or '?'!r} ({t}){why}"
 
 
 def _fill_defaults(spec: MapSpec) -> MapSpec:

@@ -22,10 +22,11 @@ Anything created before a failure is released. Debug messages go to the
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ._sys import cmds
 from ._sys.consts import MapFlags, MapType, ProgramType
@@ -36,9 +37,9 @@ from .btf.types import Datasec
 from .elf import ObjectSpec
 from .elf.dataview import SectionView, datasec_view
 from .elf.maps import LIBBPF_PIN_BY_NAME, ObjectMapSpec
-from .elf.objspec import MapDict, ObjectProgramSpec
+from .elf.objspec import MapDict, MissingSectionError, ObjectProgramSpec, _global_sections
 from .elf.sections import SecFlags
-from .errors import BPFError, Error, NotSupportedError
+from .errors import BPFError, ClosedError, Error, NotSupportedError
 from .map import Map
 from .object_btf import KernelBTFs, attach_btf_name, btf_features, load_object_btf
 from .object_externs import KsymValue, resolve_kconfig, resolve_ksyms
@@ -128,9 +129,13 @@ class Object:
 
     def section(self, name: str) -> Any:
         """Typed view of global-data section ``name`` (``".bss"``, ``".data.foo"``...), live in the
-        map: through its mmap for BPF_F_MMAPABLE maps, lookups/updates otherwise."""
+        map: through its mmap for BPF_F_MMAPABLE maps, lookups/updates otherwise.
+
+        :class:`~pybpf.elf.MissingSectionError` (also an AttributeError and a KeyError) if the
+        object has no such section with BTF; :class:`~pybpf.errors.ClosedError` once the object
+        is closed (so does every view handed out before)."""
         if self._closed:
-            raise Error("object is closed")
+            raise ClosedError(f"object {self.name!r} is closed")
         v = self._views.get(name)
         if v is not None:
             return v
@@ -140,8 +145,12 @@ class Object:
         ds = None
         if btf is not None:
             ds = next((t for t in btf.find_all(name) if isinstance(t, Datasec)), None)
-        if m is None or ms is None or not ms.internal or ds is None or btf is None:
-            raise KeyError(f"object has no global data section {name!r} with BTF")
+        if m is None or ms is None or not ms.internal:
+            raise MissingSectionError(f"object {self.name!r} has no global data section {name!r} "
+                                      f"(it has: {_global_sections(self.spec.maps)})", name)
+        if ds is None or btf is None:
+            raise MissingSectionError(f"object {self.name!r}: no BTF DATASEC for section {name!r} "
+                                      "(compile with -g)", name)
         if int(m.flags) & MapFlags.MMAPABLE:
             mv = m.mmap()
             self._mvs.append(mv)
@@ -155,10 +164,12 @@ class Object:
 
     @property
     def bss(self) -> Any:
+        """Typed view of ``.bss`` (see :meth:`section`)."""
         return self.section(".bss")
 
     @property
     def data(self) -> Any:
+        """Typed view of ``.data`` (see :meth:`section`)."""
         return self.section(".data")
 
     @property
@@ -168,23 +179,36 @@ class Object:
 
     @property
     def kconfig(self) -> Any:
+        """Typed view of ``.kconfig`` (see :meth:`section`)."""
         return self.section(".kconfig")
 
     def close(self) -> None:
-        """Release every program, map and the BTF object (pinned maps stay pinned)."""
+        """Release every program, map and the BTF object (pinned maps stay pinned).
+
+        Views from :meth:`section` (``obj.bss``...) end first: using one afterwards raises
+        :class:`~pybpf.errors.ClosedError`. Everything is closed even if closing one item
+        fails (e.g. unregistering a struct_ops map); the first error is raised at the end.
+        """
         if self._closed:
             return
         self._closed = True
-        self._views.clear()
-        for mv in reversed(self._mvs):
-            mv.release()
-        self._mvs.clear()
+        errors: list[BaseException] = []
+        views, self._views = self._views, {}
+        for v in views.values():
+            release = getattr(v, "_dsv_release", None)
+            if release is not None:
+                _collect(errors, release)
+        mvs, self._mvs = self._mvs, []
+        for mv in reversed(mvs):
+            _collect(errors, mv.release)
         for p in self.programs.values():
-            p.close()
+            _collect(errors, p.close)
         for m in self.maps.values():
-            m.close()
+            _collect(errors, m.close)
         if self.btf_fd is not None:
-            self.btf_fd.close()
+            _collect(errors, self.btf_fd.close)
+        if errors:
+            raise errors[0]
 
     def load_program(self, spec: Any, *, log_level: int = 0) -> Program:
         """Load one more program from this object's spec (e.g. a copy with another type or
@@ -203,14 +227,38 @@ class Object:
         return prog
 
     def pin_maps(self, directory: str) -> None:
-        """Pin every map as ``directory/<map name>``."""
-        for m in self.maps.values():
-            m.pin(os.path.join(directory, m.name))
+        """Pin every map as ``directory/<map name>``, dots replaced by ``_`` as libbpf does
+        (bpffs refuses names with dots: ``hello.bss`` is pinned as ``hello_bss``). If one pin
+        fails (EEXIST...), the pins this call made are removed before the error propagates.
+        Minimum kernel 4.4."""
+        _pin_all([(m, os.path.join(directory, m.name.replace(".", "_"))) for m in self.maps.values()])
 
     def pin_programs(self, directory: str) -> None:
-        """Pin every program as ``directory/<program name>``."""
-        for name, p in self.programs.items():
-            p.pin(os.path.join(directory, name))
+        """Pin every program as ``directory/<program name>``; if one fails, the pins this call
+        made are removed before the error propagates. Minimum kernel 4.4."""
+        _pin_all([(p, os.path.join(directory, name)) for name, p in self.programs.items()])
+
+
+def _collect(errors: list[BaseException], fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except BaseException as e:  # noqa: BLE001 - kept, raised once everything is closed
+        errors.append(e)
+
+
+def _pin_all(items: list[tuple[Any, str]]) -> None:
+    done: list[Any] = []
+    try:
+        for obj, path in items:
+            obj.pin(path)
+            done.append(obj)
+    except BaseException:
+        for obj in reversed(done):
+            try:
+                obj.unpin()
+            except Error as e:
+                log.warning("could not remove pin %s after a failed pin: %s", obj.pinned_path, e)
+        raise
 
 
 # ---------------------------------------------------------------------- loading
@@ -269,17 +317,22 @@ class _Loader:
         return Object(self.spec, self.programs, self.maps, self.btf_fd)
 
     def _cleanup(self) -> None:
+        """Release everything made so far (the load failed: that error propagates; errors
+        closing an item are logged, and the remaining items are still released)."""
+        errors: list[BaseException] = []
         for p in self.programs.values():
-            p.close()
+            _collect(errors, p.close)
         for m in self.maps.values():
-            m.close()
+            _collect(errors, m.close)
         for path in self.pinned:
             try:
                 os.unlink(path)
             except OSError:
                 pass
         if self.btf_fd is not None:
-            self.btf_fd.close()
+            _collect(errors, self.btf_fd.close)
+        for e in errors:
+            log.warning("releasing a partly loaded object: %s", e)
 
     # ------------------------------------------------------------------ externs
     def _externs(self) -> None:
@@ -306,7 +359,8 @@ class _Loader:
         if reuse is not None:
             fd = reuse if isinstance(reuse, int) else reuse.fd
             m: Map = StructOpsMap.from_fd(FD(_dup_cloexec(fd)))
-            self.log(f"map {ms.name!r}: skipping creation (preset fd={fd}, map id {m.id})")
+            with _closed_on_error(m):
+                self.log(f"map {ms.name!r}: skipping creation (preset fd={fd}, map id {m.id})")
         else:
             s = ms.copy()
             s.struct_ops = None
@@ -365,8 +419,9 @@ class _Loader:
         if reuse is not None:  # libbpf's bpf_map__reuse_fd(): adopt the map as is (no contents, no slots)
             fd = reuse if isinstance(reuse, int) else reuse.fd
             m = Map.from_fd(FD(_dup_cloexec(fd)))
-            self.log(f"map {ms.name!r}: skipping creation (preset fd={fd}, map id {m.id})")
-            return self._with_codecs(m, ms)
+            with _closed_on_error(m):
+                self.log(f"map {ms.name!r}: skipping creation (preset fd={fd}, map id {m.id})")
+                return self._with_codecs(m, ms)
         s = self._map_spec(ms)
         path = None
         if ms.pinning == LIBBPF_PIN_BY_NAME:
@@ -378,7 +433,8 @@ class _Loader:
             path = os.path.join(root, ms.name)
             reused = self._reuse_pinned(s, path)
             if reused is not None:
-                return self._with_codecs(reused, ms)
+                with _closed_on_error(reused):
+                    return self._with_codecs(reused, ms)
         try:
             m = Map.from_spec(s)
         except BPFError:
@@ -387,16 +443,13 @@ class _Loader:
             self.log(f"map {ms.name!r}: creation with BTF failed; retrying without BTF")
             s.btf, s.btf_key_type_id, s.btf_value_type_id = None, 0, 0
             m = Map.from_spec(s)
-        self.log(f"map {ms.name!r}: created, fd {m.fd}" + (" (frozen)" if s.freeze else ""))
-        if path is not None:
-            try:
+        with _closed_on_error(m):
+            self.log(f"map {ms.name!r}: created, fd {m.fd}" + (" (frozen)" if s.freeze else ""))
+            if path is not None:
                 m.pin(path)
-            except BaseException:
-                m.close()
-                raise
-            self.pinned.append(path)
-            self.log(f"map {ms.name!r}: pinned at {path}")
-        return self._with_codecs(m, ms)
+                self.pinned.append(path)
+                self.log(f"map {ms.name!r}: pinned at {path}")
+            return self._with_codecs(m, ms)
 
     def _reuse_pinned(self, s: Any, path: str) -> Map | None:
         from .map import _fill_defaults
@@ -408,13 +461,13 @@ class _Loader:
                 return None
             raise
         m = Map.from_fd(fd)
-        want = _fill_defaults(s)
-        info = cmds.map_info(m.fd)
-        if (int(info.type), int(info.key_size), int(info.value_size), int(info.max_entries), int(info.map_flags),
-                int(info.map_extra)) != (int(want.type), want.key_size, want.value_size, want.max_entries,
-                                         int(want.flags), want.map_extra):
-            m.close()
-            raise Error(f"map {s.name!r}: cannot reuse the map pinned at {path}: parameter mismatch")
+        with _closed_on_error(m):
+            want = _fill_defaults(s)
+            info = cmds.map_info(m.fd)
+            if (int(info.type), int(info.key_size), int(info.value_size), int(info.max_entries),
+                    int(info.map_flags), int(info.map_extra)) != (int(want.type), want.key_size, want.value_size,
+                                                                  want.max_entries, int(want.flags), want.map_extra):
+                raise Error(f"map {s.name!r}: cannot reuse the map pinned at {path}: parameter mismatch")
         self.log(f"map {s.name!r}: reused pinned map at {path}")
         return m
 
@@ -564,6 +617,16 @@ class _Loader:
         if mod_fd is not None:
             ls.attach_btf_obj_fd = mod_fd.fd
         self.log(f"prog {p.name!r}: attach target {name!r} is [{tid}] in {where}")
+
+
+@contextlib.contextmanager
+def _closed_on_error(m: Map) -> Iterator[None]:
+    """Close ``m`` if the block fails: it is not in the loader's maps yet, so cleanup would miss it."""
+    try:
+        yield
+    except BaseException:
+        m.close()
+        raise
 
 
 def _creatable_without_link(s: Any) -> bool:

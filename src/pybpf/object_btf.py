@@ -109,22 +109,35 @@ class KernelBTFs:
                 ids = cmds.iter_ids("btf")
             except BPFError:
                 ids = []
-            for bid in ids:
-                try:
-                    fd = cmds.fd_by_id("btf", bid)
-                except BPFError:
-                    continue
-                try:
-                    info, name = cmds.btf_info(fd.fd)
-                    if not info.kernel_btf or name == "vmlinux" or not name:
+            try:
+                for bid in ids:
+                    try:
+                        fd = cmds.fd_by_id("btf", bid)
+                    except BPFError:
+                        continue
+                    try:
+                        mod = self._module_btf(fd)
+                    except BaseException:
+                        fd.close()
+                        raise
+                    if mod is None:
                         fd.close()
                         continue
-                    mods.append((name, BTF.from_bytes(cmds.btf_data(fd.fd), self.vmlinux), fd))
-                except Exception:
-                    fd.close()
-                    raise
+                    mods.append((mod[0], mod[1], fd))
+            except BaseException:
+                for _, _, mfd in mods:  # one module failed: the fds collected so far go too
+                    mfd.close()
+                raise
             self._modules = mods
         return self._modules
+
+    def _module_btf(self, fd: FD) -> tuple[str, BTF] | None:
+        """(module name, split BTF) of the kernel BTF object ``fd``; None for vmlinux or a
+        BTF object that is not the kernel's (a program's)."""
+        info, name = cmds.btf_info(fd.fd)
+        if not info.kernel_btf or name == "vmlinux" or not name:
+            return None
+        return name, BTF.from_bytes(cmds.btf_data(fd.fd), self.vmlinux)
 
     def targets(self) -> list[BTF]:
         """CO-RE target BTFs: vmlinux first, then modules."""

@@ -127,11 +127,12 @@ def named(obj: bytes | str, **names: str) -> pybpf.ObjectSpec:
 
 @contextlib.contextmanager
 def unregistered_on_exit(m: pybpf.Map) -> Iterator[None]:
-    """Delete element 0 of plain struct_ops map ``m`` afterwards, whatever happened."""
+    """Delete element 0 of plain struct_ops map ``m`` afterwards, whatever happened (unless
+    ``m`` was closed meanwhile: its registration handle unregistered it then)."""
     try:
         yield
     finally:
-        with contextlib.suppress(pybpf.BPFError):
+        with contextlib.suppress(pybpf.BPFError, pybpf.ClosedError):
             m._ops.delete((0).to_bytes(4, "little"))  # noqa: SLF001
 
 
@@ -345,6 +346,45 @@ def test_failed_registration_leaks_nothing(so_obj):
         with pytest.raises(pybpf.BPFError, match="rejected the value") as e:
             obj.maps["so_plain"].attach_struct_ops()
         assert e.value.errno == errno.EINVAL
+
+
+@contextlib.contextmanager
+def no_free_fds() -> Iterator[None]:
+    """Every new fd fails with EMFILE inside the block (RLIMIT_NOFILE at the highest open fd,
+    the holes below it filled)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    fill: list[int] = []
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(map(int, os.listdir("/proc/self/fd"))) + 1, hard))
+    try:
+        while True:
+            try:
+                fill.append(os.open("/dev/null", os.O_RDONLY))
+            except OSError as e:
+                assert e.errno == errno.EMFILE
+                break
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        for fd in fill:
+            os.close(fd)
+
+
+def test_failed_handle_leaves_nothing_registered(cc_obj):
+    """attach_struct_ops takes its own map reference before writing the value (which registers
+    a plain map at once): when that fails (EMFILE), nothing is registered."""
+    name = ca_name()
+    with named(cc_obj, pyca=name).load() as obj:
+        m = obj.maps["pyca"]
+        with unregistered_on_exit(m):
+            with no_free_fds(), pytest.raises(pybpf.BPFError) as e:
+                m.attach_struct_ops()
+            assert e.value.errno == errno.EMFILE and "RLIMIT_NOFILE" in str(e.value)
+            assert name not in available()
+            with m.attach_struct_ops():  # and it registers fine afterwards
+                assert name in available()
+            assert name not in available()
 
 
 def test_skeleton_attach_registers_struct_ops_maps(so_obj, tmp_path):

@@ -49,6 +49,31 @@ def _bss():
 
 
 # ---------------------------------------------------------------------- DatasecView
+def test_datasec_view_release_ends_access_and_frees_the_buffer():
+    """The owner (Object.close) releases a view before unmapping its memory: afterwards every
+    access is a ClosedError, and nothing of the view pins the mmap any more."""
+    from pybpf.errors import ClosedError
+
+    btf, sid = _bss()
+    mm = mmap.mmap(-1, mmap.PAGESIZE)
+    outer = memoryview(mm)
+    view = DatasecView(btf, sid, outer[:32])
+    view.counter = 7
+    raw = view.raw("counter")
+    assert bytes(raw) == struct.pack("<Q", 7)
+    view._dsv_release()  # noqa: SLF001 - the owner's hook
+    view._dsv_release()  # noqa: SLF001 - idempotent
+    for use in (lambda: view.counter, lambda: setattr(view, "counter", 1), lambda: view["counter"],
+                view.to_dict, lambda: view.raw("counter"), lambda: view.update(counter=1), lambda: view.readonly):
+        with pytest.raises(ClosedError, match=r"section \.bss is closed"):
+            use()
+    with pytest.raises(ValueError):
+        raw[0]  # released with the view
+    assert "closed" in repr(view) and "counter" in view and len(view) == 4  # names stay known
+    outer.release()
+    mm.close()  # no BufferError: the view holds nothing exported from the mapping
+
+
 def test_datasec_view_bytearray():
     btf, sid = _bss()
     buf = bytearray(32)

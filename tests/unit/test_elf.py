@@ -238,6 +238,21 @@ def _slots(insns):
         pos += i.size
 
 
+def test_missing_section_is_an_attribute_error(objs):
+    """``hasattr(spec, "data")`` is False for an object without .data (no exception escapes)."""
+    from pybpf import Error
+    from pybpf.elf import MissingSectionError
+
+    s = _open(objs, "hello")
+    assert hasattr(s, "bss") and hasattr(s, "rodata") and not hasattr(s, "data")
+    with pytest.raises(MissingSectionError, match=r"'hello' has no global data section '\.data' \(it has: "
+                                                  r"\.bss, \.rodata\)") as e:
+        s.section_buffer(".data")
+    assert isinstance(e.value, Error) and isinstance(e.value, KeyError) and e.value.section == ".data"
+    with pytest.raises(MissingSectionError):
+        s.section(".data.nope")
+
+
 def test_globals_and_views(objs):
     s = _open(objs, "globals")
     assert [k for k in s.maps] == [".rodata", ".data", ".data.custom", ".rodata.custom", ".bss"]

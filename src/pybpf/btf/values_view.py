@@ -11,13 +11,18 @@
 ``buffer`` is anything supporting the buffer protocol: a ``bytearray``, a
 writable ``memoryview`` over an ``mmap`` of an array map, or read-only
 ``bytes`` (writes then raise :class:`~pybpf.btf.values_scalar.ReadOnlyError`).
+
+The owner of the buffer (a loaded :class:`pybpf.Object` for its ``.bss`` & co.) ends a
+view with :meth:`DatasecView._dsv_release` before it unmaps the memory: every later
+access raises :class:`~pybpf.errors.ClosedError`.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..errors import BTFError
+from ..errors import BTFError, ClosedError
 from .types import Kind, Type
 from .values_scalar import Codec, CodecError, ReadOnlyError
 
@@ -47,7 +52,7 @@ class DatasecView:
     AttributeError listing the variables.
     """
 
-    __slots__ = ("_dsv_vars", "_dsv_mv", "_dsv_name", "_dsv_buf")
+    __slots__ = ("_dsv_vars", "_dsv_mv", "_dsv_name", "_dsv_buf", "_dsv_raws")
 
     def __init__(self, btf: "BTF", datasec: "Type | int | str", buffer: Any, *, static_vars: bool = True) -> None:
         from .values import _lookup, codec_for
@@ -75,6 +80,30 @@ class DatasecView:
         object.__setattr__(self, "_dsv_mv", mv)
         object.__setattr__(self, "_dsv_name", ds.name)
         object.__setattr__(self, "_dsv_buf", buffer)
+        object.__setattr__(self, "_dsv_raws", [])
+
+    def _dsv_release(self) -> None:
+        """End this view: release its memoryview and those :meth:`raw` handed out (so that
+        the owner can unmap the buffer); later access raises ClosedError. Idempotent."""
+        mv = self._dsv_mv
+        if mv is None:
+            return
+        object.__setattr__(self, "_dsv_mv", None)
+        object.__setattr__(self, "_dsv_buf", None)
+        raws, busy = self._dsv_raws, []
+        for ref in raws:
+            r = ref()
+            if r is None:
+                continue
+            try:
+                r.release()
+            except BufferError:  # a buffer exported from it is alive: the owner's unmap reports it
+                busy.append(ref)
+        object.__setattr__(self, "_dsv_raws", busy)
+        mv.release()
+
+    def _dsv_closed(self) -> ClosedError:
+        return ClosedError(f"section {self._dsv_name} is closed (its object or map was closed)")
 
     # -- access ------------------------------------------------------------------
     def _var(self, name: str) -> VarInfo:
@@ -85,11 +114,14 @@ class DatasecView:
         return vi
 
     def _slice(self, vi: VarInfo) -> memoryview:
+        mv = self._dsv_mv
+        if mv is None:
+            raise self._dsv_closed()
         end = vi.offset + vi.size
-        if end > self._dsv_mv.nbytes:
+        if end > mv.nbytes:
             raise BTFError(f"section {self._dsv_name}: variable {vi.name} ends at byte {end}, "
-                           f"past the {self._dsv_mv.nbytes}-byte buffer")
-        return self._dsv_mv[vi.offset:end]
+                           f"past the {mv.nbytes}-byte buffer")
+        return mv[vi.offset:end]
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_dsv_"):
@@ -140,11 +172,17 @@ class DatasecView:
     @property
     def readonly(self) -> bool:
         """True if the buffer cannot be written."""
-        return bool(self._dsv_mv.readonly)
+        mv = self._dsv_mv
+        if mv is None:
+            raise self._dsv_closed()
+        return bool(mv.readonly)
 
     def raw(self, name: str) -> memoryview:
-        """The bytes of variable ``name`` (a view into the buffer)."""
-        return self._slice(self._var(name))
+        """The bytes of variable ``name`` (a view into the buffer, released with the view)."""
+        sl = self._slice(self._var(name))
+        self._dsv_raws[:] = [r for r in self._dsv_raws if r() is not None]
+        self._dsv_raws.append(weakref.ref(sl))
+        return sl
 
     def to_dict(self) -> dict[str, Any]:
         """Every variable decoded."""
@@ -167,6 +205,8 @@ class DatasecView:
             sl[:] = data
 
     def __repr__(self) -> str:
+        if self._dsv_mv is None:
+            return f"<DatasecView {self._dsv_name} closed>"
         try:
             body = ", ".join(f"{k}={v!r}" for k, v in
                              ((n, vi.codec.decode(self._slice(vi))) for n, vi in self._dsv_vars.items()))

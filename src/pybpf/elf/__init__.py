@@ -16,12 +16,13 @@ from typing import Callable, Union
 from ..errors import ELFError
 from .externs import ExternKind, ExternSpec, KcfgType
 from .maps import ObjectMapSpec, internal_map_name
-from .objspec import MapDict, ObjectProgramSpec, ObjectSpec, Variable
+from .objspec import MapDict, MissingSectionError, ObjectProgramSpec, ObjectSpec, Variable
 from .parse import object_name, parse_object
 from .sections import SECTION_DEFS, SecDef, SecFlags, SectionInfo, find_sec_def, parse_section
 
 __all__ = [
-    "open", "ObjectSpec", "ObjectProgramSpec", "ObjectMapSpec", "Variable", "MapDict", "ExternSpec",
+    "open", "ObjectSpec", "ObjectProgramSpec", "ObjectMapSpec", "Variable", "MapDict", "MissingSectionError",
+    "ExternSpec",
     "ExternKind", "KcfgType", "SECTION_DEFS", "SecDef", "SecFlags", "SectionInfo", "find_sec_def",
     "parse_section", "internal_map_name", "object_name",
 ]

@@ -23,7 +23,28 @@ if TYPE_CHECKING:
     from ..btf import BTF
     from ..object import Object
 
-__all__ = ["ObjectSpec", "ObjectProgramSpec", "Variable", "MapDict"]
+__all__ = ["ObjectSpec", "ObjectProgramSpec", "Variable", "MapDict", "MissingSectionError"]
+
+
+class MissingSectionError(Error, AttributeError, KeyError):
+    """The object has no such global-data section, or no BTF describing it
+    (``obj.bss`` on an object without ``.bss``).
+
+    Also an :class:`AttributeError`, so ``hasattr(obj, "bss")`` is simply False, and a
+    :class:`KeyError` (what these lookups raised before). ``section`` names the section.
+    """
+
+    def __init__(self, message: str, section: str = "") -> None:
+        super().__init__(message)
+        self.section = section
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+def _global_sections(maps: Any) -> str:
+    names = sorted(k for k, m in maps.items() if getattr(m, "internal", False))
+    return ", ".join(names) or "none"
 
 
 @dataclasses.dataclass
@@ -129,7 +150,8 @@ class ObjectSpec:
         """The initial contents of global-data section ``section`` (a live bytearray)."""
         m = self.maps.get(section)
         if m is None or not m.internal or not m.contents:
-            raise KeyError(f"object has no global data section {section!r}")
+            raise MissingSectionError(f"object {self.name!r} has no global data section {section!r} "
+                                      f"(it has: {_global_sections(self.maps)})", section)
         buf = m.contents[0][1]
         if not isinstance(buf, bytearray):
             buf = bytearray(buf)
@@ -140,7 +162,9 @@ class ObjectSpec:
         """A typed view over the initial contents of a global-data section."""
         ds = self._datasec(section)
         if ds is None:
-            raise Error(f"no BTF DATASEC for section {section!r} (compile with -g)")
+            self.section_buffer(section)  # no such section: say so
+            raise MissingSectionError(f"object {self.name!r}: no BTF DATASEC for section {section!r} "
+                                      "(compile with -g)", section)
         return datasec_view(self.btf, ds, self.section_buffer(section))  # type: ignore[arg-type]
 
     @property

@@ -41,7 +41,11 @@ _BPF_F_REPLACE = 4
 
 
 def _dup(fd: int) -> FD:
-    return FD(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3))
+    try:
+        return FD(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3))
+    except OSError as e:
+        raise BPFError(e.errno or errno.EBADF, "dup struct_ops map fd",
+                       "too many open files (RLIMIT_NOFILE)" if e.errno == errno.EMFILE else "") from None
 
 
 @register_link_type
@@ -212,10 +216,14 @@ def attach_struct_ops(map: Any, value: bytes | None = None) -> StructOpsLink:  #
     is_link = bool(int(getattr(map, "flags", 0)) & MapFlags.LINK)
     if value is not None:
         map.kernel_value = bytes(value)
-    _write_value(map, link=is_link)
     target = f"{getattr(map, 'struct_name', '') or 'struct_ops'} {_map_name(map)}"
+    # The handle's own map reference first: writing the value registers a plain struct_ops
+    # map at once, and a registration without a handle to undo it would outlive a failed call.
     mfd = _dup(int(map.fd))
+    registered = False
     try:
+        _write_value(map, link=is_link)
+        registered = not is_link
         fd = None
         if is_link:
             try:
@@ -224,7 +232,11 @@ def attach_struct_ops(map: Any, value: bytes | None = None) -> StructOpsLink:  #
                 raise BPFError(e.errno or 0, "LINK_CREATE", _register_hint(e.errno or 0, _map_name(map))) from None
         link = StructOpsLink(fd, mfd, target=target)
     except BaseException:
-        mfd.close()
+        try:
+            if registered:
+                MapOps(mfd.fd, 4, 0).delete(_KEY0)
+        finally:
+            mfd.close()
         raise
     link._set_owner(map)
     return link
