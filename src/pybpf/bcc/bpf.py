@@ -387,7 +387,7 @@ class BPF(AttachMixin, TraceMixin):
         ready = {fd for fd, _ in p.poll(None if timeout is None or timeout < 0 else timeout)}
         for r in readers:
             if r.fileno() in ready:
-                r.poll(0)
+                r.consume()  # not poll(0): polling a perf fd clears its wakeup, the outer poll took it
 
     def perf_buffer_consume(self) -> None:
         for r in list(self.perf_buffers.values()):

@@ -319,6 +319,21 @@
 
 /* <asm/page.h>'s PAGE_SIZE & co. are in bcc_arch.h */
 
+/* ---- <linux/minmax.h>, <linux/math64.h> (typed forms; min()/max() come with <linux/kernel.h>) ---- */
+#define min_t(type, x, y) ({ type __pybpf_x = (x); type __pybpf_y = (y); __pybpf_x < __pybpf_y ? __pybpf_x : __pybpf_y; })
+#define max_t(type, x, y) ({ type __pybpf_x = (x); type __pybpf_y = (y); __pybpf_x > __pybpf_y ? __pybpf_x : __pybpf_y; })
+#define clamp_t(type, v, lo, hi) min_t(type, max_t(type, v, lo), hi)
+#define div_u64(dividend, divisor) ((__u64)(dividend) / (__u32)(divisor))
+#define div64_u64(dividend, divisor) ((__u64)(dividend) / (__u64)(divisor))
+
+/* ---- <linux/time64.h>, <vdso/time64.h> ---- */
+#define MSEC_PER_SEC	1000L
+#define USEC_PER_MSEC	1000L
+#define NSEC_PER_USEC	1000L
+#define NSEC_PER_MSEC	1000000L
+#define USEC_PER_SEC	1000000L
+#define NSEC_PER_SEC	1000000000L
+
 /* ---- <linux/blkdev.h>, <linux/blk_types.h> (the REQ_OP_* and __REQ_* values are
  * enumerators of the kernel's BTF, in vmlinux.h) ---- */
 #define DISK_NAME_LEN	32

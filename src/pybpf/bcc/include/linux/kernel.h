@@ -7,4 +7,12 @@
 #ifndef __PYBPF_BCC_LINUX_KERNEL_H
 #define __PYBPF_BCC_LINUX_KERNEL_H
 #include <bcc_compat.h>
+
+/* include/linux/minmax.h's min()/max() (min_t() & co. are in bcc_consts.h) */
+#ifndef min
+#define min(x, y) ({ typeof(x) __pybpf_x = (x); typeof(y) __pybpf_y = (y); __pybpf_x < __pybpf_y ? __pybpf_x : __pybpf_y; })
+#endif
+#ifndef max
+#define max(x, y) ({ typeof(x) __pybpf_x = (x); typeof(y) __pybpf_y = (y); __pybpf_x > __pybpf_y ? __pybpf_x : __pybpf_y; })
+#endif
 #endif

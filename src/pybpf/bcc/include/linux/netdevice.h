@@ -7,4 +7,5 @@
 #ifndef __PYBPF_BCC_LINUX_NETDEVICE_H
 #define __PYBPF_BCC_LINUX_NETDEVICE_H
 #include <bcc_compat.h>
+#include <linux/skbuff.h>
 #endif
