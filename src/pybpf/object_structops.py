@@ -117,11 +117,17 @@ class StructOpsMap(Map):
         """Unregister what :meth:`attach_struct_ops` registered (unless pinned or disconnected),
         then release the fd."""
         links, self._links = self._links, []
-        try:
-            for lk in links:
+        errors: list[BaseException] = []
+        for lk in links:  # each one, even if unregistering an earlier one failed
+            try:
                 lk.close()
-        finally:
+            except BaseException as e:  # noqa: BLE001 - raised once the map is closed too
+                errors.append(e)
+        try:
             super().close()
+        finally:
+            if errors:
+                raise errors[0]
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"fd={self.fd}"

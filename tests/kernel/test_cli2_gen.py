@@ -101,9 +101,7 @@ def test_min_core_btf_errors(capsys, objs, tmp_path):
 
 def test_gen_skeleton(capsys, objs):
     rc, out, err = cli(capsys, "gen", "skeleton", objs["hello"])
-    if rc != 0 and "pybpf.skeleton" in err:
-        pytest.skip("pybpf.skeleton is not available")
-    assert rc == 0 and err == ""
+    assert rc == 0 and err == ""  # pybpf.skeleton is part of pybpf: its absence is a failure
     compile(out, "hello_skel.py", "exec")
     assert "class Hello" in out
     rc, out, _ = cli(capsys, "gen", "skeleton", objs["hello"], "name", "greeter")
@@ -125,12 +123,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 
 def test_compile(tmp_path):
-    try:
-        from pybpf.compile import find_compiler
+    from pybpf.compile import find_compiler
 
-        find_compiler()
-    except Exception as e:  # noqa: BLE001
-        pytest.skip(f"no BPF compiler: {e}")
+    find_compiler()  # the ziglang wheel is a dependency of pybpf: finding no compiler is a failure
     src, out = tmp_path / "ok.bpf.c", tmp_path / "ok.bpf.o"
     src.write_text(OK_C)
     env = dict(os.environ, PYTHONPATH=SRC)

@@ -17,7 +17,7 @@ import pytest
 from netns import in_netns, ip, netns, sh
 from test_cli_common import BPFTOOL, cli, needs_bpftool
 
-from pybpf import AttachType, Program, ProgramType, asm
+from pybpf import AttachType, Program, ProgramType, asm, features
 from pybpf._sys import cmds
 from pybpf._sys import netlink as nl
 from pybpf.links import net
@@ -173,12 +173,14 @@ def test_net_errors_match_bpftool(capsys, vns):
 
 
 def test_net_netfilter_section(capsys, vns):
+    # BPF_PROG_TYPE_NETFILTER exists exactly when the kernel has netfilter links
+    # (CONFIG_NETFILTER_BPF_LINK, 6.4+): probing it is the netfilter-link feature probe.
+    ok, why = features.attach_type_status(ProgramType.NETFILTER, AttachType.NETFILTER)
+    if not ok:
+        pytest.skip(f"netfilter links (BPF_LINK_TYPE_NETFILTER, Linux 6.4+) unavailable: {why}")
     with prog(ProgramType.NETFILTER, "cli2_nf", 1, expected_attach_type=AttachType.NETFILTER) as p:
-        try:
-            with in_netns(vns):
-                lk = net.attach_netfilter(p, "ipv4", "local_in", -128)
-        except OSError as e:
-            pytest.skip(f"netfilter links unavailable: {e}")
+        with in_netns(vns):
+            lk = net.attach_netfilter(p, "ipv4", "local_in", -128)
         with lk:
             rc, out, _ = ours_ns(capsys, vns, "net", "show")
             assert rc == 0

@@ -7,6 +7,7 @@ Needs root, a BPF-capable kernel and bpftool; skipped otherwise. Self-contained
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import platform
 import shutil
@@ -54,15 +55,34 @@ def _info(fd: int, fields: dict[int, tuple[str, int]] | None = None) -> bytes:
     return buf.raw
 
 
+def _skip_if_kernel_lacks(exc: OSError) -> None:
+    """Skip when a feature probe confirms the kernel lacks what this module needs (bpf(2), array
+    maps, socket filters); any other failure is a bug in the assembled program, and fails."""
+    if exc.errno not in (errno.EPERM, errno.ENOSYS):
+        return
+    from pybpf import MapType, ProgramType, features
+
+    if not features.has_map_type(MapType.ARRAY):
+        pytest.skip(f"map type ARRAY not supported by this kernel (bpf(2): {exc})")
+    if not features.has_program_type(ProgramType.SOCKET_FILTER):
+        pytest.skip(f"program type SOCKET_FILTER not supported by this kernel (bpf(2): {exc})")
+
+
 @pytest.fixture(scope="module")
 def loaded() -> tuple[int, int, int]:
     if _SYS_BPF is None:
-        pytest.skip("unknown bpf syscall number")
+        pytest.skip(f"bpf(2) syscall number unknown for {platform.machine()} in this test")
     try:
         mfd, _ = _bpf(0, struct.pack("<IIIII", 2, 4, 8, 1, 0).ljust(72, b"\0"))  # array map
+    except OSError as exc:
+        _skip_if_kernel_lacks(exc)
+        raise
+    try:
         fd = _load(encode(_kernel_program(mfd)))
     except OSError as exc:
-        pytest.skip(f"cannot load BPF programs: {exc}")
+        os.close(mfd)
+        _skip_if_kernel_lacks(exc)
+        raise
     info = _info(fd)
     yield fd, mfd, struct.unpack_from("<I", info, 4)[0]
     os.close(fd)
