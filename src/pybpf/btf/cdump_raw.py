@@ -15,9 +15,9 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from itertools import accumulate, chain, compress, repeat
+from itertools import accumulate, compress, repeat
 from operator import add, itemgetter, mul
-from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
 
 from ..errors import BTFError
 
@@ -74,8 +74,7 @@ class Tables:
         w, hdr = _words(levels)
         self.w, self.hdr = w, hdr
         n = self.n = len(hdr)
-        self._sb = b"".join(lv.data[lv._sstart:lv._sstart + lv._slen] for lv in levels)
-        self._s = self._sb.decode("ascii") if self._sb.isascii() else None
+        self._sb, self._s = _strings(levels)
         # header columns; id 0 (void) has an all-zero header
         body = hdr[1:]
         infos = array("I", [0])
@@ -91,7 +90,7 @@ class Tables:
         # names: only of the types that have one
         need = top.translate(_NAMED_TOP)[1:]
         ids = list(compress(range(1, n), need))
-        offs = list(map(w.__getitem__, compress(body, need)))
+        offs = list(gather(w, list(compress(body, need))))
         ids = list(compress(ids, offs))
         offs = list(compress(offs, offs))
         names = [""] * n
@@ -144,17 +143,19 @@ class Members:
     def __init__(self, t: Tables) -> None:
         ids = list(compress(range(t.n), t.kind.translate(kind_table((STRUCT, UNION)))))
         vlens = gather(t.vlen, ids)
-        starts = list(map(add, gather(t.hdr, ids), repeat(3)))
-        ends = map(add, starts, map(mul, vlens, repeat(3)))
-        words = list(chain.from_iterable(map(t.w.__getitem__, map(slice, starts, ends))))
         self.start = dict(zip(ids, accumulate(vlens, initial=0)))
-        self.types = words[1::3]
-        self.offs = words[2::3]
-        self.names = t.strings(words[0::3])
+        # the member records, copied out of the type section as one block of (name, type, offset) words
+        starts = list(map(add, map(mul, gather(t.hdr, ids), repeat(4)), repeat(12)))
+        ends = map(add, starts, map(mul, vlens, repeat(12)))
+        with memoryview(t.w) as mv, mv.cast("B") as wb:
+            words = memoryview(b"".join(gather(wb, list(map(slice, starts, ends))))).cast("I")
+        self.types = words[1::3].tolist()
+        self.offs = words[2::3].tolist()
+        self.names = t.strings(words[0::3].tolist())
 
 
-def gather(seq: "Sequence[int]", idx: "Sequence[int]") -> "tuple[int, ...]":
-    """``tuple(seq[i] for i in idx)``, in C."""
+def gather(seq: "Sequence[Any]", idx: "Sequence[Any]") -> "tuple[Any, ...]":
+    """``tuple(seq[i] for i in idx)``, in C (``idx`` may hold slices)."""
     if len(idx) > 1:
         return itemgetter(*idx)(seq)
     return tuple(map(seq.__getitem__, idx))
@@ -176,6 +177,20 @@ def _words(levels: "list[BTF]") -> "tuple[Words, array]":
         hdr.extend(map(len(w).__add__, _offsets(lv)))
         w += a
     return w, hdr
+
+
+def _strings(levels: "list[BTF]") -> "tuple[bytes, Optional[str]]":
+    """The string sections, one after the other (global offsets index them), and the
+    same decoded if all ASCII (the usual case: then offsets index the str too)."""
+    if len(levels) == 1:
+        lv = levels[0]
+        with memoryview(lv.data) as mv:
+            try:
+                return b"", str(mv[lv._sstart:lv._sstart + lv._slen], "ascii")
+            except UnicodeDecodeError:
+                pass
+    sb = b"".join(lv.data[lv._sstart:lv._sstart + lv._slen] for lv in levels)
+    return sb, (sb.decode("ascii") if sb.isascii() else None)
 
 
 def _offsets(lv: "BTF") -> Iterable[int]:
