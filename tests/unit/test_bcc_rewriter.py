@@ -461,3 +461,52 @@ def test_vmlinux_identifier_uses_kernel_btf():
     assert rewriter.vmlinux_identifier("BPF_MAP_TYPE_HASH")  # an enumerator
     r = rewrite("BPF_HASH(config, u32, u64);\nBPF_HASH(counts_xyz);\n", tp_format=fake_format)
     assert r.tables["config"].var == "__bcc_tbl_config" and r.tables["counts_xyz"].var == "counts_xyz"
+
+
+# ------------------------------------------------------------------ BCC tools' idioms
+def test_function_without_parameters_is_a_program():
+    r = rw("int do_perf_event()\n{\n    return 0;\n}\nint helper(void) { return 1; }\n"
+           "int uses(struct pt_regs *ctx) { return helper(); }\n")
+    assert "do_perf_event" in r.functions and "helper" not in r.functions
+    b = body(r)
+    assert 'SEC("kprobe") int do_perf_event(void *ctx)' in b and "int helper(void)" in b
+    assert set(r.defined) == {"do_perf_event", "helper", "uses"}
+
+
+def test_tables_in_exclusive_branches():
+    src = ("#ifdef LATENCY\nstruct data_t { u64 count; u64 total_ns; };\nBPF_HASH(data, u32, struct data_t);\n"
+           "#else\nBPF_HASH(data, u32, u64);\n#endif\n"
+           "#ifdef LATENCY\nint a(void *ctx) { u32 k = 0; struct data_t *v = data.lookup(&k); return v != 0; }\n"
+           "#else\nint a(void *ctx) { data.increment(1); return 0; }\n#endif\n")
+    r = rw(src)
+    assert r.tables["data"].leaf == "struct data_t"          # Python side: BTF gives the surviving one's types
+    b = body(r)
+    assert b.count("} data SEC(\".maps\")") == 2
+    assert "typeof(data.value)" in b                          # each branch's calls use their own declaration
+    with pytest.raises(CompileError, match="declared twice"):
+        rw("BPF_HASH(data, u32, u64);\n#ifdef X\nBPF_HASH(data, u32, u32);\n#endif\n")
+    with pytest.raises(CompileError, match="declared twice"):
+        rw("#if A\nBPF_HASH(d);\n#endif\n#if B\nBPF_HASH(d);\n#endif\n")
+
+
+def test_conditionals_exclusive_paths():
+    from pybpf.bcc._clex import Conditionals, directive_spans, mask
+
+    src = "a\n#if X\nb\n#elif Y\nc\n#else\nd\n#if Z\ne\n#endif\n#endif\nf\n"
+    m = mask(src)
+    c = Conditionals(m, directive_spans(m))
+    at = {ch: ("\n" + src).index(f"\n{ch}\n") for ch in "abcdef"}
+    p = {ch: c.path(at[ch]) for ch in at}
+    assert p["a"] == p["f"] == ()
+    assert c.exclusive(p["b"], p["c"]) and c.exclusive(p["b"], p["e"]) and c.exclusive(p["c"], p["d"])
+    assert not c.exclusive(p["d"], p["e"]) and not c.exclusive(p["a"], p["b"])
+
+
+def test_kernel_struct_redefinition_becomes_a_declaration():
+    src = ("struct mount {\n    struct hlist_node mnt_hash;\n#if 1\n    struct mount *mnt_parent;\n#endif\n};\n"
+           "struct my_t { int x; };\ntypedef struct nameidata { int y; } nd_t;\n")
+    r = rw(src, kernel_records={"mount", "nameidata"})
+    b = body(r)
+    assert re.search(r"^struct mount\s*;", b, re.M) and "mnt_hash" not in b and "mnt_parent" not in b
+    assert "struct my_t { int x; };" in b and "typedef struct nameidata { int y; } nd_t;" in b
+    assert b.count("\n") == src.count("\n") + 2  # + the license line; lines kept

@@ -27,13 +27,26 @@ the caller asks for, and prefixed functions (``kprobe__``, ``tracepoint__``,
 ``raw_tracepoint__``, ``kfunc__``, ``lsm__``...) are attached automatically, as are
 the probes enabled in ``usdt_contexts``.
 
+Running BCC's tools: ``python -m pybpf.bcc TOOL [ARGS]`` runs a tool script with
+``import bcc`` mapped to this package (:mod:`pybpf.bcc.__main__`).
+
 Differences from BCC:
 
-* kernel memory is not dereferenced for you: BCC rewrites ``task->parent->pid``
-  into probe reads; here write ``BPF_CORE_READ(task, parent, pid)`` or
-  ``bpf_probe_read_kernel(&dst, sizeof(dst), &task->parent->pid)`` (direct
-  access still works where the verifier allows it: tracepoint ``args``, BTF
-  programs, packet data);
+* kernel memory reads (``task->real_parent->tgid``, ``*ptr``, ``p->arr[i]``) are made
+  probe reads as in BCC, but from types rather than BCC's data flow
+  (:mod:`pybpf.bcc._deref`): any pointer to a kernel struct (from the kernel's BTF),
+  and any pointer read through one, is kernel memory; map values, program contexts
+  and tracepoint ``args`` are not; BTF-typed programs (``KFUNC_PROBE``...) and packet
+  programs read directly. Reads spelled inside a macro's body (other than a
+  whole object-like macro) and writes to kernel memory are left as written;
+* kernel headers are not used: types come from vmlinux.h (the kernel's BTF), the
+  macros BCC tools take from kernel headers from pybpf's own headers (``bcc_consts.h``,
+  ``bcc_arch.h``: ``PAGE_OFFSET``, ``THREAD_SIZE``...) and from headers generated per
+  kernel (:mod:`pybpf.bcc.kheaders`: ``CONFIG_*``, ``DNAME_INLINE_LEN``, ``sk->sk_state``
+  aliases); the kernel's inline functions are not there, except a few tools use
+  (``min_t``, ``skb_get_rx_queue``...);
+* a file-scope re-definition of a kernel struct (``struct mount { ... }``) is replaced
+  by the kernel's own (CO-RE relocated), so its members must exist in the kernel's;
 * ``<bcc/proto.h>`` structs are not byte-swapped for you (see that header);
 * ``<bcc/proto.h>`` MAC addresses are ``u8[6]`` arrays, not 48-bit integers;
 * shared/extern tables are not supported; ``BPF_TABLE_PINNED`` tables of one module
@@ -48,19 +61,31 @@ Differences from BCC:
 
 from __future__ import annotations
 
-from . import tcp, utils
 from .bpf import (BPF, DEBUG_BPF, DEBUG_BPF_REGISTER_STATE, DEBUG_BTF, DEBUG_LLVM_IR, DEBUG_PREPROCESSOR,
                   DEBUG_SOURCE, Function)
 from .consts import (BPFAttachType, BPFProgType, PerfEventSampleFormat, PerfHWConfig, PerfSWConfig, PerfType,
                      XDPAction, XDPFlags)
-from .perf import Perf
 from .rewriter import include_dir, rewrite
 from .table import Table
 from .usdt import USDT, USDTException
-from .utils import ArgString, StrcmpRewrite, get_online_cpus, get_possible_cpus, printb
 
 __all__ = ["BPF", "Function", "Table", "USDT", "USDTException", "rewrite", "include_dir", "BPFProgType",
            "BPFAttachType", "XDPAction", "XDPFlags", "PerfType", "PerfHWConfig", "PerfSWConfig",
            "PerfEventSampleFormat", "DEBUG_LLVM_IR", "DEBUG_BPF", "DEBUG_PREPROCESSOR", "DEBUG_SOURCE",
            "DEBUG_BPF_REGISTER_STATE", "DEBUG_BTF", "Perf", "ArgString", "StrcmpRewrite", "printb",
            "get_online_cpus", "get_possible_cpus", "tcp", "utils"]
+
+# What BCC's ``bcc`` package also exports, imported when a tool first asks for it (start-up stays lean).
+_LAZY = {"Perf": "perf", "ArgString": "utils", "StrcmpRewrite": "utils", "printb": "utils",
+         "get_online_cpus": "utils", "get_possible_cpus": "utils"}
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    if name in ("tcp", "utils", "perf", "syscall", "containers", "exec"):
+        return importlib.import_module(f"{__name__}.{name}")
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)

@@ -121,8 +121,8 @@ def probe_reads(rw: Rewritten, *, cflags: Sequence[str] = (), include_dirs: Sequ
         at = rw.decls_at
         source = rw.text[:at] + defs + rw.text[at:]
 
-        def transform(text: str, path: str) -> str:
-            return _Pass(rw, path, at, len(defs)).run(text)
+        def transform(text: str, path: str, ndefs: int = len(defs)) -> str:
+            return _Pass(rw, path, at, ndefs).run(text)
         try:
             out = ast_transform(source, transform, tag=_tag(), dump_filter=_PREFIX, cflags=cflags,
                                 include_dirs=include_dirs, defines=defines, filename=filename)

@@ -19,8 +19,6 @@ kernel's types, from BTF) and writes the rest BCC tools rely on into
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
 import re
 from typing import Any, Optional
@@ -45,6 +43,8 @@ def config_text() -> Optional[str]:
         except OSError:
             continue
         if path.endswith(".gz"):
+            import gzip
+
             try:
                 raw = gzip.decompress(raw)
             except (OSError, EOFError):
@@ -123,6 +123,8 @@ def inet_sock_fields_header(btf: Any) -> str:
 def header_dir() -> Optional[str]:
     """The directory of the generated headers for the running kernel (written on first use);
     None if the cache directory is not writable."""
+    import hashlib
+
     u = os.uname()
     ident = hashlib.blake2b(f"{u.release}\0{u.version}\0{u.machine}\0v1".encode(), digest_size=10).hexdigest()
     d = os.path.join(store.compile_dir(), "bcc-kernel", ident)

@@ -29,8 +29,12 @@ scanner (:mod:`._clex`) and replaces them:
 
 Line numbers are preserved (replacements keep their newlines and the
 prologue ends with ``#line 1``), so compiler errors point at the user's lines.
-BCC's automatic rewriting of kernel pointer dereferences is *not* done: use
-``bpf_probe_read_kernel()`` or ``BPF_CORE_READ()``.
+Kernel pointer dereferences (``task->real_parent->tgid``) need types, so BCC's
+rewriting of them into probe reads happens afterwards, on clang's AST
+(:mod:`pybpf.bcc._deref`). Table declarations in mutually exclusive ``#if``
+branches are alternatives (a method call uses the one its own branches allow);
+file-scope re-definitions of kernel structs (``struct mount { ... };``) become
+declarations, so vmlinux.h's CO-RE-relocated definition is the one used.
 """
 
 from __future__ import annotations
