@@ -24,9 +24,17 @@ line, but with the same observable behaviour):
    enums of unusual size get ``mode(byte)``/``mode(word)``; duplicate names
    get ``___N`` suffixes.
 
-Declarations without inline anonymous definitions are rendered once per type
-id and reused as ``prefix + name + suffix`` templates, which keeps the
-output of ~130k vmlinux types fast in pure Python.
+The work is split by job: :mod:`.cdump_raw` reads the BTF into flat per-id
+tables, :mod:`.cdump_order` orders, this module emits (names, forward
+declarations, the walk over what a definition needs), :mod:`.cdump_body`
+writes definitions and :mod:`.cdump_decl` declarations; :mod:`.cdump_extra`
+has bpftool's sorted order, kfunc prototypes and the output cache.
+
+vmlinux has ~130k types, so everything that touches all of them is done with
+C-level iteration (``map``, ``itemgetter``, ``bytes.translate``, slicing),
+declarations without inline anonymous definitions are rendered once per type
+id and reused as ``prefix + name + suffix`` templates, and the id-order loop
+only visits ids whose dependencies are not all earlier in id order.
 """
 
 from __future__ import annotations
@@ -144,6 +152,8 @@ class CDumper(OrderMixin, BodyMixin, DeclMixin):
 
     # ------------------------------------------------------------------ names
     def _resolve_name(self, type_id: int, names: dict[str, int]) -> str:
+        """``btf_dump_resolve_name``: the name, with ``___N`` if an earlier type of the
+        namespace ``names`` took it (resolved once, when first needed)."""
         t = self.t
         orig = t.name[type_id]
         if not orig:
@@ -188,6 +198,9 @@ class CDumper(OrderMixin, BodyMixin, DeclMixin):
         return type_id
 
     def _emit_type(self, type_id: int, cont_id: int) -> None:
+        """``btf_dump_emit_type``: write ``type_id`` (a top-level definition if
+        ``cont_id`` is 0, else as needed inside ``cont_id``'s definition), after
+        what it needs; named structs still being written get forward declarations."""
         es = self._emit
         s = es[type_id]
         if s == _EMITTED:
@@ -277,6 +290,7 @@ class CDumper(OrderMixin, BodyMixin, DeclMixin):
 
 # ---------------------------------------------------------------------- entry point
 def _root_ids(btf: "BTF", types: "Iterable[Type | int | str]") -> list[int]:
+    """Type ids of ``types`` (ids, names or Types of ``btf``)."""
     from .layout import _get
     ids = []
     for x in types:
@@ -329,6 +343,7 @@ def dump_c(btf: "BTF", *, types: "Iterable[Type | int | str] | None" = None,
 
 def _dump(btf: "BTF", roots: "list[int] | None", header_guard: "str | None", preserve_access_index: bool,
           kfuncs: bool, sort: bool) -> str:
+    """The header text: guards and pragmas around the dumped types."""
     d = CDumper(btf)
     head: list[str] = []
     if header_guard:

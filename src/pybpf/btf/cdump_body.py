@@ -168,6 +168,7 @@ class BodyMixin:
 
     # ------------------------------------------------------------------ definitions
     def _struct_def(self, type_id: int, lvl: int) -> None:
+        """A struct or union definition (``btf_dump_emit_struct_def``), without the ``;``."""
         t = self.t
         p = self.out.append
         is_struct = t.kind[type_id] == _STRUCT
@@ -245,6 +246,7 @@ class BodyMixin:
             p(" __attribute__((packed))")
 
     def _bit_padding(self, cur: int, nxt: int, next_align: int, in_bitfield: bool, lvl: int) -> None:
+        """Padding members from bit ``cur`` to ``nxt`` (``btf_dump_emit_bit_padding``)."""
         if cur >= nxt:
             return
         p = self.out.append
@@ -277,6 +279,7 @@ class BodyMixin:
                 break
 
     def _enum_def(self, type_id: int, lvl: int) -> None:
+        """An enum definition (``btf_dump_emit_enum_def``), without the ``;``."""
         t = self.t
         p = self.out.append
         named = t.name[type_id]
@@ -318,6 +321,7 @@ class BodyMixin:
             p(" __attribute__((mode(word)))")
 
     def _typedef_def(self, type_id: int, lvl: int) -> None:
+        """A typedef (``btf_dump_emit_typedef_def``), without the ``;``."""
         t = self.t
         name = self.ident_name(type_id)
         if t.st[type_id] == 0 and name == "__gnuc_va_list":

@@ -217,6 +217,7 @@ class DeclMixin:
         return ", ".join(parts)
 
     def _decl_uncached(self, type_id: int, fname: str, lvl: int) -> None:
+        """Render the declaration by walking ``type_id``'s chain to its named type."""
         t = self.t
         kind, st, w, hdr = t.kind, t.st, t.w, t.hdr
         stack: list[int] = []
@@ -237,6 +238,7 @@ class DeclMixin:
         self._chain(stack, fname, lvl)
 
     def _emit_mods(self, decls: list[int]) -> None:
+        """Qualifiers directly above a named type, which C writes before it."""
         kind = self.t.kind
         p = self.out.append
         while decls:
@@ -252,11 +254,14 @@ class DeclMixin:
             decls.pop()
 
     def _drop_mods(self, decls: list[int]) -> None:
+        """Qualifiers on arrays and functions, which C cannot express."""
         kind = self.t.kind
         while decls and decls[-1] and kind[decls[-1]] in _MOD_KINDS:
             decls.pop()
 
     def _chain(self, decls: list[int], fname: str, lvl: int) -> None:
+        """``btf_dump_emit_type_chain``: the declaration, from the named type (last in
+        ``decls``) outwards."""
         t = self.t
         kind, w, hdr = t.kind, t.w, t.hdr
         p = self.out.append

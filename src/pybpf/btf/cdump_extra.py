@@ -133,6 +133,7 @@ def sorted_ids(d: "CDumper") -> list[int]:
 
 
 def kfunc_prototypes(d: "CDumper") -> str:
+    """``extern ... __weak __ksym;`` prototypes of the kfuncs (functions tagged ``bpf_kfunc``)."""
     t = d.t
     kind, name, st, w, hdr = t.kind, t.name, t.st, t.w, t.hdr
     kfuncs: dict[int, str] = {}
@@ -163,6 +164,7 @@ _CACHE_KEEP = 4
 
 
 def want_cache(btf: "BTF", cache: "bool | None") -> bool:
+    """Whether to use the output cache (``cache`` None: for big BTF only)."""
     from . import cache as _c
     if cache is False or not _c.enabled():
         return False
@@ -170,6 +172,7 @@ def want_cache(btf: "BTF", cache: "bool | None") -> bool:
 
 
 def cache_path(btf: "BTF", opts: tuple) -> str:
+    """The cache file for ``btf`` (and its bases) dumped with options ``opts``."""
     from . import cache as _c
     h = hashlib.blake2b(_CACHE_FORMAT, digest_size=20)
     h.update(repr(opts).encode())
@@ -182,6 +185,7 @@ def cache_path(btf: "BTF", opts: tuple) -> str:
 
 
 def cache_store(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically and keep the newest few entries (errors ignored)."""
     d = os.path.dirname(path)
     try:
         os.makedirs(d, mode=0o700, exist_ok=True)

@@ -194,6 +194,7 @@ def _strings(levels: "list[BTF]") -> "tuple[bytes, Optional[str]]":
 
 
 def _offsets(lv: "BTF") -> Iterable[int]:
+    """A level's record offsets (from the parser) as an ``array('I')``."""
     offs = lv._offs
     return offs if isinstance(offs, array) and offs.typecode == "I" else array("I", offs)
 
