@@ -25,20 +25,25 @@ from .cdump_raw import (
 if TYPE_CHECKING:  # pragma: no cover
     from .cdump_raw import Members, Tables
 
-__all__ = ["BodyMixin", "tabs"]
+__all__ = ["BodyMixin"]
 
 _SIZED = frozenset({_INT, _STRUCT, _UNION, _ENUM, _ENUM64, _DATASEC, _FLOAT})
 _SIZE_FOLLOW = frozenset({_TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _VAR, _DECL_TAG, _TYPE_TAG})
 _ALIGN_FOLLOW = frozenset({_TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _TYPE_TAG})
-_TABS = ["\t" * i for i in range(64)]
 _R8 = repeat(8)  # infinite iterators are safe to share: map() stops at the shortest input
 _R24 = repeat(24)
 _M24 = repeat(0xFFFFFF)
 
 
-def tabs(lvl: int) -> str:
-    """``lvl`` tabs."""
-    return _TABS[lvl] if lvl < len(_TABS) else "\t" * lvl
+class _Indents(dict):
+    """``_NL[lvl]``: a newline and ``lvl`` tabs."""
+
+    def __missing__(self, lvl: int) -> str:
+        s = self[lvl] = "\n" + "\t" * lvl
+        return s
+
+
+_NL = _Indents()
 
 
 class BodyMixin:
@@ -178,7 +183,7 @@ class BodyMixin:
         if not vlen:
             if is_struct and size:
                 self._bit_padding(0, size * 8, self.align_of(type_id), False, lvl + 1)
-            p(f"\n{tabs(lvl)}}}" if size else "}")
+            p(f"{_NL[lvl]}}}" if size else "}")
             return
         m = self._members
         s = m.start[type_id]
@@ -216,7 +221,7 @@ class BodyMixin:
         if self._align[type_id] < 0:
             self._align[type_id] = self._composite_layout(type_id, mts, moffs, bits)
         packed = is_struct and self._packed[type_id]
-        ind = "\n" + tabs(lvl + 1)
+        ind = _NL[lvl + 1]
         if bits is None and -1 not in sizes and (
                 not is_struct or (moffs[0] == 0 and moffs[1:] == list(map(add, moffs, map(mul, sizes, _R8)))[:-1])):
             # no bitfields, no holes: one line per member
@@ -241,7 +246,7 @@ class BodyMixin:
                     prev_bf = False
         if is_struct and off < size * 8:
             self._bit_padding(off, size * 8, self.align_of(type_id), False, lvl + 1)
-        p(f"\n{tabs(lvl)}}}")
+        p(f"{_NL[lvl]}}}")
         if packed:
             p(" __attribute__((packed))")
 
@@ -250,7 +255,7 @@ class BodyMixin:
         if cur >= nxt:
             return
         p = self.out.append
-        ind = tabs(lvl)
+        ind = _NL[lvl]
         long_bits = self.t.ptr_size * 8
         pads = (("long", long_bits), ("int", 32), ("short", 16), ("char", 8))
         new_off = pad_bits = 0
@@ -263,18 +268,18 @@ class BodyMixin:
             na = next_align * 8
             if in_bitfield or (new_off == nxt and (cur + na - 1) // na * na != new_off) or \
                     (new_off != nxt and nxt - new_off <= new_off - cur):
-                p(f"\n{ind}{pad_type}: {new_off - cur if in_bitfield else 0};")
+                p(f"{ind}{pad_type}: {new_off - cur if in_bitfield else 0};")
             cur = new_off
         while cur != nxt:
             bits = min(nxt - cur, pad_bits)
             if bits == pad_bits:
-                p(f"\n{ind}{pad_type}: {pad_bits};")
+                p(f"{ind}{pad_type}: {pad_bits};")
                 cur += bits
                 continue
             for pad_type, pad_bits in reversed(pads):
                 if pad_bits < bits:
                     continue
-                p(f"\n{ind}{pad_type}: {bits};")
+                p(f"{ind}{pad_type}: {bits};")
                 cur += bits
                 break
 
@@ -290,7 +295,7 @@ class BodyMixin:
         p(" {")
         w, d = t.w, t.hdr[type_id] + 3
         signed = t.kflag[type_id]
-        ind = "\n" + tabs(lvl + 1)
+        ind = _NL[lvl + 1]
         idents = self._ident_names
         is64 = t.kind[type_id] == _ENUM64
         step = 3 if is64 else 2
@@ -313,7 +318,7 @@ class BodyMixin:
                 if signed and v >= 1 << 31:
                     v -= 1 << 32
                 p(f"{ind}{name} = {v},")
-        p(f"\n{tabs(lvl)}}}")
+        p(f"{_NL[lvl]}}}")
         size = t.st[type_id]
         if size == 1:
             p(" __attribute__((mode(byte)))")
