@@ -38,11 +38,7 @@ _MOD_KINDS = frozenset({_VOLATILE, _CONST, _RESTRICT, _TYPE_TAG})
 # kinds that never emit anything at top level
 SKIP_TOP = frozenset({_INT, _FLOAT, _FUNC, _VAR, _DATASEC, _DECL_TAG})
 _PASSED_KINDS = bytes(PASSED if k in SKIP_TOP else NOT_ORDERED for k in range(256))
-_ONE_TARGET = kind_table(_MOD_KINDS | {_PTR})
-_ANON_CAND = kind_table({_ENUM, _ENUM64, _FWD})
 _TYPE_REFS = kind_table({_PTR, _TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _FUNC, _VAR, _DECL_TAG, _TYPE_TAG})
-_IS_ARRAY = kind_table({_ARRAY})
-_IS_PROTO = kind_table({_FUNC_PROTO})
 _PARAMS = itemgetter(slice(1, None))
 
 
@@ -89,7 +85,7 @@ class OrderMixin:
             return  # not a fresh dumper: the loop visits every id (the marks only save time)
         ostate[:] = kind.translate(_PASSED_KINDS)
         ostate[0] = ORDERED  # void is always defined
-        ids = list(compress(range(n), kind.translate(_ONE_TARGET)))
+        ids = t.ids(_PTR, *_MOD_KINDS)
         if ids:  # pointers and qualifiers
             for i in compress(ids, map(lt, gather(st, ids), ids)):
                 ostate[i] = PASSED
@@ -101,7 +97,7 @@ class OrderMixin:
         """Ids of the function prototypes, and each one's ``[return, *params]`` type ids."""
         if self._protos is None:
             t = self.t
-            pids = list(compress(range(t.n), t.kind.translate(_IS_PROTO)))
+            pids = t.ids(_FUNC_PROTO)
             starts = list(map(add, gather(t.hdr, pids), repeat(2)))  # return type, then (name, type) pairs
             ends = map(add, starts, map(add, map(mul, gather(t.vlen, pids), repeat(2)), repeat(1)))
             self._protos = pids, list(gather(t.w, list(map(slice, starts, ends, repeat(2)))))
@@ -119,20 +115,18 @@ class OrderMixin:
         ``btf_dump_mark_referenced``, only for the ids that it matters for)."""
         t = self.t
         w, kind, vlen, hdr, st, name = t.w, t.kind, t.vlen, t.hdr, t.st, t.name
-        anon = {i for i in compress(range(t.n), kind.translate(_ANON_CAND)) if not name[i]}
+        anon = {i for i in t.ids(_ENUM, _ENUM64, _FWD) if not name[i]}
         anon.discard(0)
         if not anon:
             return anon
         refs = anon.intersection(compress(st, kind.translate(_TYPE_REFS)))
-        arr = gather(hdr, list(compress(range(t.n), kind.translate(_IS_ARRAY))))
+        arr = gather(hdr, t.ids(_ARRAY))
         refs.update(anon.intersection(gather(w, list(map(add, arr, repeat(3))))))  # element
         refs.update(anon.intersection(gather(w, list(map(add, arr, repeat(4))))))  # index
         refs.update(anon.intersection(self._members.types))
-        i = kind.find(_DATASEC)
-        while i >= 0:
+        for i in t.ids(_DATASEC):
             d = hdr[i] + 3
             refs.update(anon.intersection(w[d:d + 3 * vlen[i]:3]))
-            i = kind.find(_DATASEC, i + 1)
         comps = self._proto_types()[1]
         if not anon.isdisjoint(chain.from_iterable(comps)):
             # parameters count, return types do not (as in libbpf)

@@ -12,9 +12,11 @@ BTF is flattened together with its base (ids and string offsets continue).
 
 from __future__ import annotations
 
+import re
 import struct
 import sys
 from array import array
+from functools import lru_cache
 from itertools import accumulate, compress, repeat
 from operator import add, itemgetter, mul
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
@@ -46,6 +48,7 @@ _KFLAG_OF_TOP = bytes(b >> 7 for b in range(256))
 # or named but only needed for kfunc prototypes: Tables.name_of)
 _NAMED_TOP = bytes(int(b & 0x1F in (INT, STRUCT, UNION, ENUM, FWD, TYPEDEF, FLOAT, DECL_TAG, TYPE_TAG, ENUM64))
                    for b in range(256))
+_ONE = re.compile(b"\x01")
 _LONG_NAMES = frozenset({"long", "long int", "int long", "unsigned long", "long unsigned", "unsigned long int",
                          "unsigned int long", "long unsigned int", "long int unsigned", "int unsigned long",
                          "int long unsigned"})
@@ -88,9 +91,8 @@ class Tables:
         kind = self.kind = top.translate(_KIND_OF_TOP)
         self.kflag = top.translate(_KFLAG_OF_TOP)
         # names: only of the types that have one
-        need = top.translate(_NAMED_TOP)[1:]
-        ids = list(compress(range(1, n), need))
-        offs = list(gather(w, list(compress(body, need))))
+        ids = [m.start() for m in _ONE.finditer(top.translate(_NAMED_TOP), 1)]
+        offs = list(gather(w, gather(hdr, ids)))
         ids = list(compress(ids, offs))
         offs = list(compress(offs, offs))
         names = [""] * n
@@ -99,6 +101,12 @@ class Tables:
         self.name: list[str] = names
         self.ptr_size = _ptr_size(kind, st, names)
         self._members: "Optional[Members]" = None
+
+    def ids(self, *kinds: int) -> list[int]:
+        """The ids of the types of these kinds, in order."""
+        if sum(map(self.kind.count, kinds)) * 8 > self.n:  # many: one pass over all ids is cheaper
+            return list(compress(range(self.n), self.kind.translate(kind_table(kinds))))
+        return [m.start() for m in _kinds_pattern(kinds).finditer(self.kind)]
 
     def members(self) -> "Members":
         """Every struct's and union's members, built on first use."""
@@ -141,7 +149,7 @@ class Members:
     __slots__ = ("start", "types", "offs", "names")
 
     def __init__(self, t: Tables) -> None:
-        ids = list(compress(range(t.n), t.kind.translate(kind_table((STRUCT, UNION)))))
+        ids = t.ids(STRUCT, UNION)
         vlens = gather(t.vlen, ids)
         self.start = dict(zip(ids, accumulate(vlens, initial=0)))
         # the member records, copied out of the type section as one block of (name, type, offset) words
@@ -152,6 +160,11 @@ class Members:
         self.types = words[1::3].tolist()
         self.offs = words[2::3].tolist()
         self.names = t.strings(words[0::3].tolist())
+
+
+@lru_cache(maxsize=None)
+def _kinds_pattern(kinds: "tuple[int, ...]") -> "re.Pattern[bytes]":
+    return re.compile(b"[" + b"".join(re.escape(bytes((k,))) for k in kinds) + b"]")
 
 
 def gather(seq: "Sequence[Any]", idx: "Sequence[Any]") -> "tuple[Any, ...]":
