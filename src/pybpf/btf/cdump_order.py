@@ -60,6 +60,9 @@ class OrderMixin:
         """Order (and emit) every type in id order, the way bpftool does."""
         ostate = self._order
         self._mark_passed()
+        if self._referenced is None:
+            self._referenced = self._referenced_anon()
+        self._protos = None  # only the two above need them: free ~5 MB before the emission
         find = ostate.find
         order, emit = self._order_type, self._emit_type
         queue = self._queue = []
