@@ -33,7 +33,6 @@ INT, PTR, ARRAY, STRUCT, UNION, ENUM, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, F
     FUNC_PROTO, VAR, DATASEC, FLOAT, DECL_TAG, TYPE_TAG, ENUM64 = range(1, 20)
 
 
-
 def kind_table(kinds: "Iterable[int]") -> bytes:
     """A ``bytes.translate`` table mapping a kind to 1 if it is in ``kinds``, else 0
     (``t.kind.translate(table)`` is a per-id mask)."""
@@ -41,7 +40,7 @@ def kind_table(kinds: "Iterable[int]") -> bytes:
     return bytes(int(k in ks) for k in range(256))
 
 
-# the top byte of a type's info word -> kind, kind_flag, "name is needed"
+# the top byte of a type's info word -> kind, kind_flag, "name is read"
 _KIND_OF_TOP = bytes(b & 0x1F for b in range(256))
 _KFLAG_OF_TOP = bytes(b >> 7 for b in range(256))
 # kinds whose names the dumper reads (the others are anonymous in practice,
@@ -61,8 +60,9 @@ class Tables:
 
     ``w`` holds every type record's words; ``hdr[id]`` is the index in ``w``
     of the record's 3-word header, so its kind-specific data starts at
-    ``hdr[id] + 3``. ``kind`` and ``kflag`` are bytes, ``name`` is ``""`` for
-    anonymous types (and for functions and variables: see :meth:`name_of`).
+    ``hdr[id] + 3``. ``kind`` and ``kflag`` are bytes; ``name`` is ``""`` for
+    anonymous types and for the kinds whose names the dumper does not read
+    (functions, variables, pointers...: see :meth:`name_of`).
     """
 
     __slots__ = ("n", "w", "hdr", "kind", "kflag", "vlen", "st", "name", "ptr_size", "_s", "_sb", "_members")
