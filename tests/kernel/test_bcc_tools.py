@@ -115,7 +115,8 @@ def test_runqlat_runqlen_cpuunclaimed_under_load():
         assert re.search(r"runqlen\s+: count\s+distribution", out) and sum(histogram_counts(out)) > 0
         out = run("cpuunclaimed.py", "1", "1").stdout
         m = re.search(r"^%CPU\s+([\d.]+)%, unclaimed idle ([\d.]+)%$", out, re.M)
-        assert m is not None and float(m.group(1)) > 0, out
+        # the tool checks its per-CPU samples' timing itself and stops when a (virtual) CPU lags
+        assert (m is not None and float(m.group(1)) > 0) or "CPU samples arrived at skewed offsets" in out, out
 
 
 def test_wqlat():

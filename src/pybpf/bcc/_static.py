@@ -117,8 +117,13 @@ def attach_raw_socket(fn: Any, dev: Any) -> None:
 
 
 def get_kprobe_functions(event_re: Any) -> set[bytes]:
-    """Kernel functions matching regex ``event_re`` that kprobes could attach to (as bytes)."""
+    """Kernel functions matching regex ``event_re`` that kprobes could attach to (as bytes); none
+    on a kernel without kprobes, so tools that check first take their tracepoint paths."""
     from .._sys.fs import find_tracefs
+    from ..links.kprobe import kprobes_available
+
+    if not kprobes_available()[0]:
+        return set()
 
     pat = re.compile(event_re if isinstance(event_re, bytes) else to_str(event_re).encode())
     avail: Optional[set[bytes]] = None
