@@ -466,6 +466,12 @@ class Map(KernelObject):
             value = self._value(value)
         self._put(key, value)
 
+    @property
+    def id(self) -> int:
+        """The kernel's id of this map (:class:`~pybpf.errors.ClosedError` once closed)."""
+        self._check_open()
+        return KernelObject.id.fget(self)  # type: ignore[attr-defined,no-any-return]
+
     def _check_open(self) -> None:
         if self._fd.closed:
             raise self._closed_error()

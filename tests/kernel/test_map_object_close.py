@@ -58,6 +58,7 @@ def _every_operation(m: Map, path: str) -> dict:
         "push": lambda: m.push(5), "pop": m.pop, "peek": m.peek, "dump_raw": m.dump_raw,
         "items_batch": m.items_batch, "update_batch": lambda: m.update_batch([1], [5]),
         "delete_batch": lambda: m.delete_batch([1]), "info": m.info, "mmap": m.mmap, "fd": lambda: m.fd,
+        "fileno": m.fileno, "id": lambda: m.id,
         "pin": lambda: m.pin(path),
     }
 
@@ -66,6 +67,7 @@ def _every_operation(m: Map, path: str) -> dict:
 def test_closed_map_never_writes_into_the_map_reusing_its_fd(mtype, bpffs_dir):
     a = Map.create(mtype, 4, 4, 4, name="closed_a", flags=MapFlags.MMAPABLE if mtype == MapType.ARRAY else 0)
     n = a.fd
+    assert a.id > 0  # cached: must not outlive the close either
     a.close()
     with Map.create(mtype, 4, 4, 4, name="reuser_b") as b:
         assert b.fd == n  # the lowest free fd: a's old number now names b
