@@ -159,7 +159,9 @@ class Members:
             words = memoryview(b"".join(gather(wb, list(map(slice, starts, ends))))).cast("I")
         self.types = words[1::3].tolist()
         self.offs = words[2::3].tolist()
-        self.names = t.strings(words[0::3].tolist())
+        offs = words[0::3].tolist()
+        uniq = list(dict.fromkeys(offs))  # member names repeat a lot: decode each once
+        self.names = list(map(dict(zip(uniq, t.strings(uniq))).__getitem__, offs))
 
 
 @lru_cache(maxsize=None)
