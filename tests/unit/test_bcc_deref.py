@@ -1,7 +1,7 @@
 """pybpf.bcc._deref: kernel memory reads rewritten into probe reads on clang's AST (no root, no kernel load).
 
 The pass runs the compiler's clang on C snippets; the results are compiled with
-pybpf.compile to check that they build and count the bpf_probe_read_kernel calls.
+pybpf.compile to check that they build and count the probe-read helper calls.
 """
 
 from __future__ import annotations
@@ -58,9 +58,10 @@ def body(text: str) -> str:
 
 
 def probe_calls(text: str, prog: str) -> int:
-    """bpf_probe_read_kernel calls (helper 113) in program ``prog`` of the compiled ``text``."""
+    """Probe-read helper calls (bpf_probe_read: 4, bpf_probe_read_kernel: 113) in program ``prog``
+    of the compiled ``text``."""
     spec = elf.open(bytes(compile(text, include_dirs=[include_dir()], defines=DEFINES)))
-    return sum(str(i) == "call 0x71" for i in spec.programs[prog].instructions)
+    return sum(str(i) in ("call 0x4", "call 0x71") for i in spec.programs[prog].instructions)
 
 
 def test_nested_reads_become_nested_probe_reads():
@@ -72,7 +73,7 @@ int kprobe__f(struct pt_regs *ctx) {
     return 0;
 }''')
     b = body(out)
-    assert "bpf_probe_read_kernel((void *)&__pybpf_v, sizeof(__pybpf_v), &(t->real_parent))" in b
+    assert "__bcc_probe_read((void *)&__pybpf_v, sizeof(__pybpf_v), &(t->real_parent))" in b
     assert "typeof(t->real_parent->tgid) __pybpf_v" in b
     assert "&(({ typeof(t->real_parent) __pybpf_v;" in b          # the inner pointer is read first
     assert "&(t->pid)" in b                                       # inside bpf_trace_printk's arguments
@@ -93,7 +94,7 @@ int kprobe__f(struct pt_regs *ctx) {
 }''')
     b = body(out)
     assert "sizeof(t->pid)" in b and "&t->pid)" in b and ", t->comm)" in b
-    assert b.count("bpf_probe_read_kernel((void *)&__pybpf_v") == 1   # only t->group_leader
+    assert b.count("__bcc_probe_read((void *)&__pybpf_v") == 1   # only t->group_leader
     assert "&(t->group_leader))" in b
 
 

@@ -10,9 +10,11 @@ compile), editing the source text:
 * a *read* is clang's lvalue-to-rvalue conversion of an lvalue in *kernel
   memory*: ``p->m`` with ``p`` a kernel pointer, ``x.m`` / ``x[i]`` with ``x``
   in kernel memory, ``*p`` / ``p[i]`` with ``p`` a kernel pointer. It becomes
-  ``({ typeof(E) v; bpf_probe_read_kernel(&v, sizeof(v), &(E)); v; })`` with
-  the reads inside ``E`` rewritten too (``p->a->b`` reads ``p->a`` first); a
-  bitfield becomes ``BPF_CORE_READ_BITFIELD_PROBED``;
+  ``({ typeof(E) v; __bcc_probe_read(&v, sizeof(v), &(E)); v; })`` with the
+  reads inside ``E`` rewritten too (``p->a->b`` reads ``p->a`` first); a bitfield
+  becomes ``BPF_CORE_READ_BITFIELD_PROBED``. ``__bcc_probe_read`` is, as in BCC,
+  ``bpf_probe_read``, which reads user addresses too (uprobe arguments), except
+  where user and kernel addresses overlap (s390, RISC-V: ``bpf_probe_read_kernel``);
 * a *kernel pointer* is an expression whose type points to a struct or union
   of the kernel's BTF, a pointer read from kernel memory, or a local variable
   set from one; not a pointer a map lookup returned (nor a variable holding
@@ -442,7 +444,7 @@ class _Pass:
             return f"BPF_CORE_READ_BITFIELD_PROBED({base if s.arrow else f'&({base})'}, {s.field})"
         flat = " ".join(self.flat[s.a:s.b].split())
         inner = self._render(s.a, s.b, sites)
-        return (f"({{ typeof({flat}) {_VAR}; bpf_probe_read_kernel((void *)&{_VAR}, sizeof({_VAR}), "
+        return (f"({{ typeof({flat}) {_VAR}; __bcc_probe_read((void *)&{_VAR}, sizeof({_VAR}), "
                 f"&({inner})); {_VAR}; }})")
 
 

@@ -62,6 +62,15 @@ struct bpf_stacktrace_buildid {
 
 #define CUR_CPU_IDENTIFIER BPF_F_CURRENT_CPU
 
+/* ---- kernel memory reads (pybpf.bcc._deref rewrites p->a->b into these) ---- */
+/* As BCC's rewriter: bpf_probe_read reads kernel or user addresses (uprobe arguments),
+ * except where the two address spaces overlap and only the explicit helpers exist. */
+#if defined(__TARGET_ARCH_s390) || defined(__TARGET_ARCH_riscv)
+#define __bcc_probe_read bpf_probe_read_kernel
+#else
+#define __bcc_probe_read bpf_probe_read
+#endif
+
 /* ---- bpf_trace_printk("fmt", args...) as in BCC ------------------------- */
 /*
  * BCC's bpf_trace_printk takes a format literal and its arguments, like
