@@ -176,20 +176,20 @@ def gather(seq: "Sequence[Any]", idx: "Sequence[Any]") -> "tuple[Any, ...]":
     return tuple(map(seq.__getitem__, idx))
 
 
-def _words(levels: "list[BTF]") -> "tuple[Words, array]":
+def _words(levels: "list[BTF]") -> "tuple[Words, list[int]]":
     """The type sections' words (a view of the blob for one native-order level)
     and each type's header word index (id 0: 0)."""
-    hdr = array("I", [0])
+    hdr = [0]
     if len(levels) == 1 and levels[0].byteorder == sys.byteorder:
         lv = levels[0]
-        hdr.extend(_offsets(lv))
+        hdr += lv._offs
         return memoryview(lv.data)[lv._tstart:lv._tstart + lv._tlen].cast("I"), hdr
     w = array("I")
     for lv in levels:
         a = array("I", lv.data[lv._tstart:lv._tstart + lv._tlen])
         if lv.byteorder != sys.byteorder:
             a.byteswap()
-        hdr.extend(map(len(w).__add__, _offsets(lv)))
+        hdr += map(add, lv._offs, repeat(len(w)))
         w += a
     return w, hdr
 
@@ -206,12 +206,6 @@ def _strings(levels: "list[BTF]") -> "tuple[bytes, Optional[str]]":
                 pass
     sb = b"".join(lv.data[lv._sstart:lv._sstart + lv._slen] for lv in levels)
     return sb, (sb.decode("ascii") if sb.isascii() else None)
-
-
-def _offsets(lv: "BTF") -> Iterable[int]:
-    """A level's record offsets (from the parser) as an ``array('I')``."""
-    offs = lv._offs
-    return offs if isinstance(offs, array) and offs.typecode == "I" else array("I", offs)
 
 
 def _ptr_size(kind: bytes, st: list[int], name: list[str]) -> int:
