@@ -119,7 +119,6 @@ class OrderMixin:
         t = self.t
         w, kind, vlen, hdr, st, name = t.w, t.kind, t.vlen, t.hdr, t.st, t.name
         anon = {i for i in t.ids(_ENUM, _ENUM64, _FWD) if not name[i]}
-        anon.discard(0)
         if not anon:
             return anon
         refs = anon.intersection(compress(st, kind.translate(_TYPE_REFS)))
