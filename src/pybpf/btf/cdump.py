@@ -51,7 +51,7 @@ from .cdump_extra import cache_path, cache_store, kfunc_prototypes, sorted_ids, 
 from .cdump_raw import (
     ARRAY as _ARRAY, CONST as _CONST, ENUM as _ENUM, ENUM64 as _ENUM64, FUNC_PROTO as _FUNC_PROTO, FWD as _FWD,
     INT as _INT, PTR as _PTR, RESTRICT as _RESTRICT, STRUCT as _STRUCT, TYPE_TAG as _TYPE_TAG, TYPEDEF as _TYPEDEF,
-    UNION as _UNION, VOLATILE as _VOLATILE, Tables,
+    UNION as _UNION, VOLATILE as _VOLATILE, Members, Tables,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,7 +91,7 @@ class CDumper(OrderMixin, BodyMixin, DeclMixin):
         self._order[0] = _ORDERED  # void is always defined
         self._emit[0] = _EMITTED
         self._fwd = bytearray(n)
-        self._members = t.members()
+        self._members = Members(t)
         self._cached_names: list[Optional[str]] = [None] * n
         self._resolved = bytearray(n)
         self._referenced: "Optional[set[int]]" = None

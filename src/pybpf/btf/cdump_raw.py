@@ -65,7 +65,7 @@ class Tables:
     (functions, variables, pointers...: see :meth:`name_of`).
     """
 
-    __slots__ = ("n", "w", "hdr", "kind", "kflag", "vlen", "st", "name", "ptr_size", "_s", "_sb", "_members")
+    __slots__ = ("n", "w", "hdr", "kind", "kflag", "vlen", "st", "name", "ptr_size", "_s", "_sb")
 
     def __init__(self, btf: "BTF") -> None:
         levels = []
@@ -100,19 +100,12 @@ class Tables:
             names[i] = s
         self.name: list[str] = names
         self.ptr_size = _ptr_size(kind, st, names)
-        self._members: "Optional[Members]" = None
 
     def ids(self, *kinds: int) -> list[int]:
         """The ids of the types of these kinds, in order."""
         if sum(map(self.kind.count, kinds)) * 8 > self.n:  # many: one pass over all ids is cheaper
             return list(compress(range(self.n), self.kind.translate(kind_table(kinds))))
         return [m.start() for m in _kinds_pattern(kinds).finditer(self.kind)]
-
-    def members(self) -> "Members":
-        """Every struct's and union's members, built on first use."""
-        if self._members is None:
-            self._members = Members(self)
-        return self._members
 
     def string(self, off: int) -> str:
         """The string at global offset ``off``."""
