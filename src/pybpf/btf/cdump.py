@@ -275,6 +275,7 @@ class CDumper(OrderMixin, BodyMixin, DeclMixin):
             es[type_id] = _EMITTED
         elif k == _FUNC_PROTO:
             w, d, kind, st, hdr = t.w, t.hdr[type_id] + 3, t.kind, t.st, t.hdr
+            done = True
             for x in w[d - 1:d + 2 * t.vlen[type_id]:2]:  # return type, then parameter types
                 xk = kind[x]
                 while xk in _PEEL:
@@ -282,6 +283,9 @@ class CDumper(OrderMixin, BodyMixin, DeclMixin):
                     xk = kind[x]
                 if es[x] != _EMITTED:
                     self._emit_type(x, cont_id)
+                    done = done and es[x] == _EMITTED
+            if done:  # every later visit would find nothing to do
+                es[type_id] = _EMITTED
         elif k == _INT:
             alias = _MISSING_BASE_TYPES.get(self.type_name(type_id))
             if alias is not None:
