@@ -249,3 +249,27 @@ int kprobe__f(struct pt_regs *ctx) {
 }''')
     assert re.search(r"struct mnt_namespace\s*;", body(rw.text)) and "atomic_t count" not in rw.text
     assert probe_calls(out, "kprobe__f") == 3
+
+
+def test_kprobe_arguments_addresses_and_returned_pointers():
+    # BCC's data flow, as far as it goes here: a kprobe's pointer arguments, the address of
+    # kernel memory, and what a helper returns from kernel memory are kernel pointers too
+    _, out = deref(r'''
+static unsigned char *payload(struct sk_buff *skb) { return skb->head + skb->transport_header; }
+int kprobe__f(struct pt_regs *ctx, char *name, struct sock *sk, struct sk_buff *skb) {
+    u32 *daddr = &sk->__sk_common.skc_daddr;
+    u32 *seq = (u32 *)payload(skb) + 1;
+    return name[1] + *daddr + *seq;
+}''')
+    b = body(out)
+    assert "&(name[1])" in b and "&(*daddr)" in b and "&(*seq)" in b
+    assert "&(skb->head)" in b and "&(skb->transport_header)" in b
+    assert probe_calls(out, "kprobe__f") == 5
+
+
+def test_own_definition_of_a_kernel_struct_is_still_kernel_memory():
+    rw, out = deref(r'''
+struct sock { u32 *sk_daddr; };
+int kprobe__f(struct pt_regs *ctx, struct sock *skp) { return *(skp->sk_daddr); }''')
+    assert rw.user_records == {"__bcc_user_sock": "sock"}
+    assert "&((skp->sk_daddr))" in body(out) and probe_calls(out, "kprobe__f") == 2

@@ -505,8 +505,17 @@ def test_conditionals_exclusive_paths():
 def test_kernel_struct_redefinition_becomes_a_declaration():
     src = ("struct mount {\n    struct hlist_node mnt_hash;\n#if 1\n    struct mount *mnt_parent;\n#endif\n};\n"
            "struct my_t { int x; };\ntypedef struct nameidata { int y; } nd_t;\n")
-    r = rw(src, kernel_records={"mount", "nameidata"})
+    kernel = {"mount": {"mnt_hash", "mnt_parent", "mnt"}, "nameidata": {"path"}, "sock": {"__sk_common"}}
+    r = rw(src, kernel_records=kernel)
     b = body(r)
     assert re.search(r"^struct mount\s*;", b, re.M) and "mnt_hash" not in b and "mnt_parent" not in b
     assert "struct my_t { int x; };" in b and "typedef struct nameidata { int y; } nd_t;" in b
     assert b.count("\n") == src.count("\n") + 2  # + the license line; lines kept
+    assert not r.user_records
+    # members the kernel's struct lacks (outside #if sections): the source keeps its own layout
+    src = ("struct sock {\n#if 0\n    int gone;\n#endif\n    u32 *sk_daddr;\n};\n"
+           "int test(struct pt_regs *ctx, struct sock *skp) { return *(skp->sk_daddr); }\n")
+    r = rw(src, kernel_records=kernel)
+    b = body(r)
+    assert r.user_records == {"__bcc_user_sock": "sock"}
+    assert "struct __bcc_user_sock {" in b and "struct __bcc_user_sock *skp" in b and "struct sock" not in b

@@ -101,9 +101,12 @@ def _body(rw: Rewritten) -> int:
 
 
 def wanted(rw: Rewritten) -> bool:
-    """True if the source names a pointer to a kernel struct: only then can it read kernel memory."""
+    """True if the source names a pointer to a kernel struct, or has a kprobe-style function
+    with parameters: only then can it read kernel memory."""
     body = cl.mask(rw.text[_body(rw):])
-    return any(kernel_record(n) for n in set(_MENTION.findall(body)))
+    if re.search(r"\bBPF_K(?:PROBE|SYSCALL)\s*\(\s*\w+\s*,", body):
+        return True  # kprobe arguments from registers (BCC's kprobe__f(ctx, args...))
+    return any(kernel_record(n) or n in rw.user_records for n in set(_MENTION.findall(body)))
 
 
 def probe_reads(rw: Rewritten, *, cflags: Sequence[str] = (), include_dirs: Sequence[str] = (),
@@ -227,6 +230,8 @@ class _Pass:
         self.poisoned: set[tuple[int, int]] = set()
         self.map_vars: set[str] = set()
         self.kernel_vars: set[str] = set()
+        self.kernel_funcs: set[str] = set()             # functions returning kernel pointers
+        self.returns_to: Optional[str] = None           # the function being visited, if it returns a pointer
 
     # ------------------------------------------------------------- locations
     def _loc(self, loc: dict[str, Any], end: bool) -> Optional[tuple[int, int]]:
@@ -293,7 +298,7 @@ class _Pass:
         while True:
             k = n.get("kind")
             rec = _pointee(_type(n))
-            if rec is not None and kernel_record(rec) and (rec != "pt_regs" or k == "CStyleCastExpr"):
+            if rec is not None and self.kernel_type(rec) and (rec != "pt_regs" or k == "CStyleCastExpr"):
                 typed = True                           # a kernel struct pointer (a pt_regs only if cast to)
             if k == "ParenExpr" or k == "CStyleCastExpr" or (
                     k == "ImplicitCastExpr" and n.get("castKind") not in ("LValueToRValue", "ArrayToPointerDecay")):
@@ -304,6 +309,9 @@ class _Pass:
             break
         if k in ("StmtExpr", "CallExpr") and _calls_map_helper(n):
             return False                               # a map value
+        if k == "CallExpr" and _inner(n):
+            ref = _declref(_inner(n)[0])
+            return typed or (ref is not None and ref.get("name") in self.kernel_funcs)
         if k == "ImplicitCastExpr" and n.get("castKind") == "LValueToRValue" and _inner(n):
             lv = _strip(_inner(n)[0])
             if lv.get("kind") == "DeclRefExpr":
@@ -312,11 +320,17 @@ class _Pass:
                     return False
                 return typed or ident in self.kernel_vars
             return typed or self.kmem(lv)              # a pointer read from kernel memory
+        if k == "UnaryOperator" and n.get("opcode") == "&" and _inner(n):
+            return typed or self.kmem(_inner(n)[0])    # the address of kernel memory
         if k == "BinaryOperator" and n.get("opcode") in ("+", "-"):
             return typed or any(self.kptr(c) for c in _inner(n) if "*" in _type(c))
         if k == "ConditionalOperator" and len(_inner(n)) == 3:
             return typed or self.kptr(_inner(n)[1]) or self.kptr(_inner(n)[2])
         return typed
+
+    def kernel_type(self, rec: str) -> bool:
+        """A kernel struct, or the source's own definition of one (``struct __bcc_user_X``)."""
+        return kernel_record(rec) or rec in self.rw.user_records
 
     def kmem(self, lv: dict[str, Any]) -> bool:
         """True if lvalue ``lv`` designates kernel memory."""
@@ -360,6 +374,8 @@ class _Pass:
                 self._site(lv, self.order[first:])
         elif k == "VarDecl" and n.get("init") and _inner(n):
             self._note_var(n.get("id"), _inner(n)[-1], _type(n))
+        elif k == "ReturnStmt" and self.returns_to is not None and _inner(n) and self.kptr(_inner(n)[0]):
+            self.kernel_funcs.add(self.returns_to)
         elif k == "BinaryOperator" and n.get("opcode") == "=" and len(_inner(n)) == 2:
             lhs = _strip(_inner(n)[0])
             if lhs.get("kind") == "DeclRefExpr":
@@ -397,6 +413,11 @@ class _Pass:
         params = [c for c in _inner(fn) if c.get("kind") == "ParmVarDecl"]
         if params and _record(_type(params[0])) in _PACKET_CTX:
             return
+        if params and _pointee(_type(params[0])) == "pt_regs" and _program(fn) in self.rw.functions:
+            # a kprobe's arguments (from its registers) point into the probed code's memory
+            self.kernel_vars.update(p["id"] for p in params[1:] if "*" in _type(p))
+        ret = (fn.get("type") or {}).get("qualType", "").split("(", 1)[0]
+        self.returns_to = fn.get("name") if "*" in ret else None
         self.visit(body)
 
     # ------------------------------------------------------------- output

@@ -34,20 +34,21 @@ rewriting of them into probe reads happens afterwards, on clang's AST
 (:mod:`pybpf.bcc._deref`). Table declarations in mutually exclusive ``#if``
 branches are alternatives (a method call uses the one its own branches allow);
 file-scope re-definitions of kernel structs (``struct mount { ... };``) become
-declarations, so vmlinux.h's CO-RE-relocated definition is the one used.
+declarations, so vmlinux.h's CO-RE-relocated definition is the one used, unless
+they name members the kernel's lacks: then they are renamed (:mod:`._records`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import re
-from typing import Callable, Container, Optional, Sequence, Union
+from typing import Callable, Collection, Container, Mapping, Optional, Sequence, Union
 
 from ..errors import CompileError
 from . import _clex as cl
 from ._maps import TABLE_MACROS, TableDecl, TableMacroError, expand_method, map_definition, parse_table
+from ._records import MembersOf, record_definitions, rename_user_records, vmlinux_members
 from .tpformat import read_format, tracepoint_struct
 
 __all__ = ["Rewritten", "FuncInfo", "rewrite", "section_for", "PLACEHOLDER_SECTION", "include_dir",
@@ -78,17 +79,9 @@ def include_dir() -> str:
 _enumerators: Optional[frozenset[str]] = None
 
 
-@functools.lru_cache(maxsize=None)
 def vmlinux_record(name: str) -> bool:
     """True if the kernel's BTF (so vmlinux.h) defines ``struct name`` or ``union name``."""
-    try:
-        from ..btf import BTF
-        from ..btf.types import Kind
-
-        btf = BTF.load_vmlinux()
-        return bool(btf.find_all(name, Kind.STRUCT) or btf.find_all(name, Kind.UNION))
-    except Exception:  # no kernel BTF: nothing to clash with
-        return False
+    return vmlinux_members(name) is not None
 
 
 def vmlinux_identifier(name: str) -> bool:
@@ -138,6 +131,7 @@ class Rewritten:
     dropped_includes: list[str]
     defined: list[str] = dataclasses.field(default_factory=list)  # every function defined, static ones too
     decls_at: int = 0                     # offset in ``text`` after the prologue's #includes
+    user_records: dict[str, str] = dataclasses.field(default_factory=dict)  # renamed tag -> kernel tag
 
 
 def section_for(name: str) -> tuple[Optional[str], Optional[str], str]:
@@ -202,10 +196,11 @@ def _match_open(m: str, close: int) -> int:
 class _Rewriter:
     def __init__(self, source: str, filename: str, tp_format: Callable[[str, str], str],
                  include_dirs: Sequence[str], page_size: int, reserved: Callable[[str], bool],
-                 kernel_records: Callable[[str], bool]) -> None:
+                 kernel_records: MembersOf, user_records: dict[str, str]) -> None:
         self.src = source
         self.reserved = reserved
         self.kernel_records = kernel_records
+        self.user_records = user_records
         self.filename = filename
         self.tp_format = tp_format
         self.include_dirs = list(include_dirs)
@@ -412,21 +407,11 @@ class _Rewriter:
 
     # -------------------------------------------------------------- kernel structs
     def records_pass(self) -> None:
-        """Drop the body of a file-scope ``struct X { ... };`` that vmlinux.h defines too.
-
-        Tools re-declare kernel-private structs (``struct mount``, ``struct mnt_namespace``)
-        with the members they need; vmlinux.h has the kernel's own, whose CO-RE-relocated
-        layout is the true one, so the definition becomes a declaration (``struct X;``)."""
-        ms = self.ms
-        for open_, close in cl.top_level_braces(ms):
-            hs = max(ms.rfind(";", 0, open_), ms.rfind("}", 0, open_)) + 1
-            mt = re.search(r"(?<![\w])(?:struct|union)\s+([A-Za-z_]\w*)\s*$", ms[hs:open_])
-            if mt is None or re.search(r"\btypedef\b", ms[hs:hs + mt.start()]):
-                continue
-            if not ms[close + 1:].lstrip().startswith(";") or not self.kernel_records(mt.group(1)):
-                continue
-            if self.conds.path(open_) != self.conds.path(close):
-                continue  # an #if opened inside and closed outside: leave it to the compiler
+        """Drop the body of a file-scope ``struct X { ... };`` that vmlinux.h defines too, with
+        the members the source names (see :mod:`._records`): it becomes ``struct X;``."""
+        for tag, open_, close in record_definitions(self.ms):
+            if self.kernel_records(tag) is None or self.conds.path(open_) != self.conds.path(close):
+                continue  # not the kernel's; or an #if opened inside and closed outside
             self.edit(open_, close + 1, "")
 
     # -------------------------------------------------------------- functions
@@ -589,7 +574,7 @@ class _Rewriter:
         includes = '#include "vmlinux.h"\n#include <bcc_compat.h>\n' + usdt + prelude
         prologue = includes + structs + f'#line 1 "{name}"\n'
         return Rewritten(prologue + body, self.filename, self.tables, self.functions, self.tracepoints,
-                         self.event_types, self.dropped, self.defined, len(includes))
+                         self.event_types, self.dropped, self.defined, len(includes), self.user_records)
 
 
 def _overlaps(e: tuple[int, int, str], edits: list[tuple[int, int, str]]) -> bool:
@@ -616,7 +601,7 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
 def rewrite(source: str, *, filename: str = "<text>", tp_format: Optional[Callable[[str, str], str]] = None,
             include_dirs: Sequence[str] = (), page_size: Optional[int] = None, prelude: str = "",
             reserved: Union[Callable[[str], bool], Container[str], None] = None,
-            kernel_records: Union[Callable[[str], bool], Container[str], None] = None) -> Rewritten:
+            kernel_records: Union[MembersOf, Mapping[str, Collection[str]], None] = None) -> Rewritten:
     """Rewrite BCC C ``source`` into libbpf-style C (see the module docs).
 
     ``tp_format(category, event)`` returns a tracepoint's tracefs format text
@@ -626,8 +611,9 @@ def rewrite(source: str, *, filename: str = "<text>", tp_format: Optional[Callab
     malformed BCC constructs. ``prelude`` is C placed before the source (line numbers unaffected).
     ``reserved``: the identifiers a table may not be called in C (a predicate or a set; default
     :func:`vmlinux_identifier`): such tables become ``__bcc_tbl_<name>`` variables.
-    ``kernel_records``: the struct/union tags vmlinux.h defines (default :func:`vmlinux_record`),
-    whose re-definitions in the source are dropped.
+    ``kernel_records``: the member names of the structs/unions vmlinux.h defines, by tag (a
+    mapping, or a function returning None for other tags; default: the kernel's BTF), for the
+    source's re-definitions of kernel structs (:mod:`._records`).
     """
     if page_size is None:
         import mmap
@@ -638,8 +624,9 @@ def rewrite(source: str, *, filename: str = "<text>", tp_format: Optional[Callab
     elif not callable(reserved):
         reserved = reserved.__contains__
     if kernel_records is None:
-        kernel_records = vmlinux_record
+        kernel_records = vmlinux_members
     elif not callable(kernel_records):
-        kernel_records = kernel_records.__contains__
+        kernel_records = kernel_records.get
+    source, user_records = rename_user_records(source, kernel_records)
     return _Rewriter(source, filename, tp_format or read_format, include_dirs, page_size, reserved,
-                     kernel_records).run(prelude)
+                     kernel_records, user_records).run(prelude)

@@ -7,4 +7,6 @@
 #ifndef __PYBPF_BCC_LINUX_IPV6_H
 #define __PYBPF_BCC_LINUX_IPV6_H
 #include <bcc_compat.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
 #endif

@@ -7,4 +7,6 @@
 #ifndef __PYBPF_BCC_LINUX_TCP_H
 #define __PYBPF_BCC_LINUX_TCP_H
 #include <bcc_compat.h>
+#include <net/sock.h>
+#include <net/inet_sock.h>
 #endif

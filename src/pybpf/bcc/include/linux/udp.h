@@ -7,4 +7,5 @@
 #ifndef __PYBPF_BCC_LINUX_UDP_H
 #define __PYBPF_BCC_LINUX_UDP_H
 #include <bcc_compat.h>
+#include <net/inet_sock.h>
 #endif

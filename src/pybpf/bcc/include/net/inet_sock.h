@@ -7,6 +7,7 @@
 #ifndef __PYBPF_BCC_NET_INET_SOCK_H
 #define __PYBPF_BCC_NET_INET_SOCK_H
 #include <bcc_compat.h>
+#include <net/sock.h>
 #if __has_include(<bcc_inet_sock_fields.h>)
 #include <bcc_inet_sock_fields.h>	/* generated from the kernel's BTF */
 #endif
