@@ -35,7 +35,7 @@ _R24 = repeat(24)
 _M24 = repeat(0xFFFFFF)
 
 
-class _Indents(dict):
+class _Indents(dict[int, str]):
     """``_NL[lvl]``: a newline and ``lvl`` tabs."""
 
     def __missing__(self, lvl: int) -> str:
