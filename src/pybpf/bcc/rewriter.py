@@ -76,9 +76,6 @@ def include_dir() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
 
 
-_enumerators: Optional[frozenset[str]] = None
-
-
 def vmlinux_record(name: str) -> bool:
     """True if the kernel's BTF (so vmlinux.h) defines ``struct name`` or ``union name``."""
     return vmlinux_members(name) is not None
@@ -87,7 +84,6 @@ def vmlinux_record(name: str) -> bool:
 def vmlinux_identifier(name: str) -> bool:
     """True if vmlinux.h (generated from the running kernel's BTF) declares ``name`` as an
     ordinary identifier: a typedef or an enumerator (struct/union/enum tags do not clash)."""
-    global _enumerators
     try:
         from ..btf import BTF
         from ..btf.types import Kind
@@ -95,14 +91,7 @@ def vmlinux_identifier(name: str) -> bool:
         btf = BTF.load_vmlinux()
         if btf.find_all(name, Kind.TYPEDEF):
             return True
-        if _enumerators is None:
-            names: set[str] = set()
-            first = btf.last_id - len(btf) + 1
-            for tid in range(first, btf.last_id + 1):
-                if btf.kind_of(tid) in (Kind.ENUM, Kind.ENUM64):
-                    names.update(v.name for v in btf[tid].values)  # type: ignore[attr-defined]
-            _enumerators = frozenset(names)
-        return name in _enumerators
+        return btf.has_enumerator(name)
     except Exception:  # no kernel BTF: nothing to clash with
         return False
 
