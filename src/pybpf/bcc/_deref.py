@@ -16,18 +16,22 @@ compile), editing the source text:
   ``bpf_probe_read``, which reads user addresses too (uprobe arguments), except
   where user and kernel addresses overlap (s390, RISC-V: ``bpf_probe_read_kernel``);
 * a *kernel pointer* is an expression whose type points to a struct or union
-  of the kernel's BTF, a pointer read from kernel memory, or a local variable
-  set from one; not a pointer a map lookup returned (nor a variable holding
-  one), not a program context (``struct pt_regs *`` parameters, ``__sk_buff``,
-  ``xdp_md``, the UAPI ``bpf_*`` structs, tracepoint ``args``);
+  of the kernel's BTF (or to the source's own definition of one, see
+  :mod:`._records`), a pointer read from kernel memory, the address of kernel
+  memory, a kprobe program's pointer argument, what a function returning such
+  pointers returns, or a local variable set from one — BCC's data flow where it
+  is cheap, types elsewhere; not a pointer a map lookup returned (nor a variable
+  holding one), not a program context (``struct pt_regs *`` parameters,
+  ``__sk_buff``, ``xdp_md``, the UAPI ``bpf_*`` structs, tracepoint ``args``);
 * untouched: writes (assignment targets, ``++``), ``&E`` itself (only the
   reads inside), ``sizeof``, macro bodies, BTF-typed programs (``kfunc__``,
   ``kretfunc__``, ``lsm__``, ``kmod_ret__``, ``SEC("fentry/...")``...) where the
   verifier checks direct access, and packet programs (``__sk_buff``, ``xdp_md``...
   contexts) where direct access is packet access.
 
-The pass runs only when the source names a pointer to a kernel struct
-(:func:`wanted`), so programs without kernel pointers cost no extra compiler run.
+The pass runs only when the source names a pointer to a kernel struct or has
+kprobe arguments (:func:`wanted`), so programs without kernel pointers cost no
+extra compiler run.
 """
 
 from __future__ import annotations

@@ -7,4 +7,9 @@
 #ifndef __PYBPF_BCC_LINUX_FS_H
 #define __PYBPF_BCC_LINUX_FS_H
 #include <bcc_compat.h>
+/* include/linux/kernel.h's I/O directions */
+#ifndef READ
+#define READ	0
+#define WRITE	1
+#endif
 #endif

@@ -15,4 +15,9 @@
 #ifndef max
 #define max(x, y) ({ typeof(x) __pybpf_x = (x); typeof(y) __pybpf_y = (y); __pybpf_x > __pybpf_y ? __pybpf_x : __pybpf_y; })
 #endif
+/* include/linux/kernel.h's I/O directions */
+#ifndef READ
+#define READ	0
+#define WRITE	1
+#endif
 #endif
