@@ -73,6 +73,9 @@ def run(argv: list[str], env=None) -> None:
 
 
 def main() -> int:
+    # children import pybpf with cached bytecode, as an installed package does (a shell's
+    # PYTHONDONTWRITEBYTECODE would make every child recompile the sources it imports)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("programs", nargs="*", default=["hello.bpf.c", "procs.bpf.c"])
     ap.add_argument("-n", type=int, default=5)

@@ -287,3 +287,11 @@ def test_has_enumerator_matches_a_full_walk():
     # strings that exist in the BTF but are not enumerators (members, types), and absent ones
     for other in ("task_struct", "pid", "comm", "no_such_identifier_zz"):
         assert btf.has_enumerator(other) == (other in names)
+
+
+def test_kernel_btf_has_string():
+    from pybpf.btf.spec import kernel_btf_has_string
+
+    assert kernel_btf_has_string("task_struct") and kernel_btf_has_string("pid")
+    assert not kernel_btf_has_string("no_such_identifier_zz") and not kernel_btf_has_string("task_struc")
+    assert not kernel_btf_has_string("x", path="/nonexistent/btf")

@@ -43,8 +43,11 @@ def vmlinux_members(name: str) -> Optional[frozenset[str]]:
     None if the kernel's BTF has no such struct."""
     try:
         from ..btf import BTF
+        from ..btf.spec import kernel_btf_has_string
         from ..btf.types import Kind
 
+        if not kernel_btf_has_string(name):
+            return None  # the usual case for a program's own structs: no BTF parse needed
         btf = BTF.load_vmlinux()
         found = btf.find_all(name, Kind.STRUCT) or btf.find_all(name, Kind.UNION)
     except Exception:  # no kernel BTF: no kernel structs

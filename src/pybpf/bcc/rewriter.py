@@ -86,8 +86,11 @@ def vmlinux_identifier(name: str) -> bool:
     ordinary identifier: a typedef or an enumerator (struct/union/enum tags do not clash)."""
     try:
         from ..btf import BTF
+        from ..btf.spec import kernel_btf_has_string
         from ..btf.types import Kind
 
+        if not kernel_btf_has_string(name):
+            return False  # not even a string of the kernel's BTF: no BTF parse needed
         btf = BTF.load_vmlinux()
         if btf.find_all(name, Kind.TYPEDEF):
             return True

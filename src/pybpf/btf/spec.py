@@ -32,7 +32,7 @@ from .types import (
     VarSecinfo, Volatile,
 )
 
-__all__ = ["BTF", "VMLINUX_PATH"]
+__all__ = ["BTF", "VMLINUX_PATH", "kernel_btf_has_string"]
 
 VMLINUX_PATH = "/sys/kernel/btf/vmlinux"
 
@@ -565,6 +565,28 @@ class BTF:
         declaration of ``name`` with that type."""
         from .cdecl import type_name
         return type_name(self, t, name)
+
+
+_kernel_strings: dict[str, bytes] = {}
+
+
+def kernel_btf_has_string(name: str, path: str = VMLINUX_PATH) -> bool:
+    """True if the kernel BTF's string section holds exactly ``name``.
+
+    A cheap pre-check (the string section is searched; no type is scanned or indexed)
+    before :meth:`BTF.load_vmlinux` answers "is there a type or member called X": most
+    names a user program defines are not in the kernel's BTF at all. Unreadable BTF: False.
+    """
+    sec = _kernel_strings.get(path)
+    if sec is None:
+        try:
+            data = _read(path, "vmlinux")
+            lay = F.detect_order(data)
+            _m, _v, _f, hdr_len, _to, _tl, soff, slen = lay.header.unpack_from(data, 0)
+        except (BTFError, OSError, NotSupportedError):
+            return False
+        sec = _kernel_strings[path] = b"\0" + bytes(data[hdr_len + soff:hdr_len + soff + slen])
+    return b"\0" + name.encode() + b"\0" in sec
 
 
 class _NameIndex:
