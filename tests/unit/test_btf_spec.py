@@ -295,3 +295,15 @@ def test_kernel_btf_has_string():
     assert kernel_btf_has_string("task_struct") and kernel_btf_has_string("pid")
     assert not kernel_btf_has_string("no_such_identifier_zz") and not kernel_btf_has_string("task_struc")
     assert not kernel_btf_has_string("x", path="/nonexistent/btf")
+
+
+def test_kernel_btf_has_typedef_matches_the_index():
+    from pybpf.btf.spec import kernel_btf_has_typedef
+    from pybpf.btf.types import Kind
+
+    btf = BTF.load_vmlinux()
+    typedefs = sorted({t.name for t in btf.iter_types(Kind.TYPEDEF)})
+    for name in typedefs[::max(1, len(typedefs) // 150)] + ["u32", "pid_t", "atomic_t"]:
+        assert kernel_btf_has_typedef(name), name
+    for name in ("task_struct", "pid", "comm", "output", "no_such_identifier_zz"):
+        assert kernel_btf_has_typedef(name) == bool(btf.find_all(name, Kind.TYPEDEF)), name

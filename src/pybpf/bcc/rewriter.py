@@ -86,15 +86,13 @@ def vmlinux_identifier(name: str) -> bool:
     ordinary identifier: a typedef or an enumerator (struct/union/enum tags do not clash)."""
     try:
         from ..btf import BTF
-        from ..btf.spec import kernel_btf_has_string
-        from ..btf.types import Kind
+        from ..btf.spec import kernel_btf_has_string, kernel_btf_has_typedef
 
         if not kernel_btf_has_string(name):
             return False  # not even a string of the kernel's BTF: no BTF parse needed
-        btf = BTF.load_vmlinux()
-        if btf.find_all(name, Kind.TYPEDEF):
+        if kernel_btf_has_typedef(name):
             return True
-        return btf.has_enumerator(name)
+        return BTF.load_vmlinux().has_enumerator(name)
     except Exception:  # no kernel BTF: nothing to clash with
         return False
 

@@ -32,7 +32,7 @@ from .types import (
     VarSecinfo, Volatile,
 )
 
-__all__ = ["BTF", "VMLINUX_PATH", "kernel_btf_has_string"]
+__all__ = ["BTF", "VMLINUX_PATH", "kernel_btf_has_string", "kernel_btf_has_typedef"]
 
 VMLINUX_PATH = "/sys/kernel/btf/vmlinux"
 
@@ -567,7 +567,22 @@ class BTF:
         return type_name(self, t, name)
 
 
-_kernel_strings: dict[str, bytes] = {}
+_kernel_raw: dict[str, tuple[bytes, Any, int, int, bytes]] = {}
+
+
+def _kernel_btf_raw(path: str) -> "tuple[bytes, Any, int, int, bytes] | None":
+    """(blob, layout, type section start, end, NUL + string section) of a kernel BTF file."""
+    raw = _kernel_raw.get(path)
+    if raw is None:
+        try:
+            data = _read(path, "vmlinux")
+            lay = F.detect_order(data)
+            _m, _v, _f, hdr_len, toff, tlen, soff, slen = lay.header.unpack_from(data, 0)
+        except (BTFError, OSError, NotSupportedError):
+            return None
+        raw = _kernel_raw[path] = (data, lay, hdr_len + toff, hdr_len + toff + tlen,
+                                   b"\0" + bytes(data[hdr_len + soff:hdr_len + soff + slen]))
+    return raw
 
 
 def kernel_btf_has_string(name: str, path: str = VMLINUX_PATH) -> bool:
@@ -577,16 +592,34 @@ def kernel_btf_has_string(name: str, path: str = VMLINUX_PATH) -> bool:
     before :meth:`BTF.load_vmlinux` answers "is there a type or member called X": most
     names a user program defines are not in the kernel's BTF at all. Unreadable BTF: False.
     """
-    sec = _kernel_strings.get(path)
-    if sec is None:
-        try:
-            data = _read(path, "vmlinux")
-            lay = F.detect_order(data)
-            _m, _v, _f, hdr_len, _to, _tl, soff, slen = lay.header.unpack_from(data, 0)
-        except (BTFError, OSError, NotSupportedError):
-            return False
-        sec = _kernel_strings[path] = b"\0" + bytes(data[hdr_len + soff:hdr_len + soff + slen])
-    return b"\0" + name.encode() + b"\0" in sec
+    raw = _kernel_btf_raw(path)
+    return raw is not None and b"\0" + name.encode() + b"\0" in raw[4]
+
+
+def kernel_btf_has_typedef(name: str, path: str = VMLINUX_PATH) -> bool:
+    """True if the kernel BTF has a typedef called ``name``, without parsing the BTF.
+
+    Looks for the name's string offset followed by a TYPEDEF info word (kind 8, no
+    vlen, no kind_flag) at 4-byte-aligned places of the type section: every typedef
+    record matches, and a match elsewhere would need the exact string offset followed
+    by that exact word in another record's data.
+    """
+    raw = _kernel_btf_raw(path)
+    if raw is None:
+        return False
+    data, lay, tstart, tend, sec = raw
+    needle_s = b"\0" + name.encode() + b"\0"
+    info = lay.u32.pack(int(Kind.TYPEDEF) << 24)
+    i = sec.find(needle_s)
+    while i >= 0:
+        pat = lay.u32.pack(i) + info  # sec[i] is the NUL before the name: the name's offset is i
+        j = data.find(pat, tstart, tend)
+        while j >= 0:
+            if (j - tstart) % 4 == 0:
+                return True
+            j = data.find(pat, j + 1, tend)
+        i = sec.find(needle_s, i + 1)
+    return False
 
 
 class _NameIndex:
