@@ -81,18 +81,33 @@ def vmlinux_record(name: str) -> bool:
     return vmlinux_members(name) is not None
 
 
+_vmlinux_h: dict[str, bytes] = {}
+
+
+def _vmlinux_h_enumerator(name: str) -> bool:
+    """True if the generated vmlinux.h (which the compile needs anyway) has an enumerator
+    ``name``: its lines are ``<tabs>NAME = value,``. Cheaper than parsing the kernel BTF."""
+    from ..compile import vmlinux
+
+    path = os.path.join(vmlinux.ensure_header(), "vmlinux.h")
+    text = _vmlinux_h.get(path)
+    if text is None:
+        with open(path, "rb") as f:
+            text = _vmlinux_h[path] = f.read()
+    return re.search(rb"\n\t+" + re.escape(name.encode()) + rb" = ", text) is not None
+
+
 def vmlinux_identifier(name: str) -> bool:
     """True if vmlinux.h (generated from the running kernel's BTF) declares ``name`` as an
     ordinary identifier: a typedef or an enumerator (struct/union/enum tags do not clash)."""
     try:
-        from ..btf import BTF
         from ..btf.spec import kernel_btf_has_string, kernel_btf_has_typedef
 
         if not kernel_btf_has_string(name):
             return False  # not even a string of the kernel's BTF: no BTF parse needed
         if kernel_btf_has_typedef(name):
             return True
-        return BTF.load_vmlinux().has_enumerator(name)
+        return _vmlinux_h_enumerator(name)
     except Exception:  # no kernel BTF: nothing to clash with
         return False
 
