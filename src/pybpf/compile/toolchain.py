@@ -220,17 +220,26 @@ def _run_probe(argv: tuple[str, ...], kind: str) -> Optional[dict]:
             return None
         return (p.stdout + p.stderr) if p.returncode == 0 else None
 
+    zig_version = None
+    if kind == "zig":  # `zig version` runs alongside `zig cc --version` (a cold first compile waits for both)
+        try:
+            zig_version = subprocess.Popen([argv[0], "version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                           text=True)
+        except OSError:
+            zig_version = None
     ver = run("--version")
+    zv = None
+    if zig_version is not None:
+        try:
+            out, _ = zig_version.communicate(timeout=60)
+            zv = out.strip() if zig_version.returncode == 0 else None
+        except subprocess.SubprocessError:
+            zig_version.kill()
+            zig_version.wait()
     if ver is None:
         return None
     first = ver.strip().splitlines()[0] if ver.strip() else "unknown"
     if kind == "zig":
-        zv = None
-        try:
-            p = subprocess.run([argv[0], "version"], capture_output=True, text=True, timeout=60)
-            zv = p.stdout.strip() if p.returncode == 0 else None
-        except (OSError, subprocess.SubprocessError):
-            pass
         return {"version": f"zig {zv or '?'} / {first}", "bpf": True}
     targets = run("-print-targets") or ""
     return {"version": first, "bpf": bool(re.search(r"^\s*bpf\b", targets, re.M))}
