@@ -20,8 +20,9 @@ pybpf run in a new Python process, best of N, the runs interleaved:
 * ``clang-19 -O2 -g -c`` of the equivalent libbpf-style source (examples/ch5/
   hello-buffer-config.bpf.c, the book's libbpf version of the tool) with a vmlinux.h
   from ``bpftool btf dump``: the baseline;
-* cold compile-and-attach, vmlinux.h already generated: a fresh cache directory holding
-  only the generated vmlinux.h (no compiled object, no compiler probe, no BTF index);
+* cold compile-and-attach, per-kernel headers already generated: a fresh cache directory
+  holding only what pybpf generates once per kernel (vmlinux.h and the BCC front end's
+  CONFIG_*/BTF-derived headers) — no compiled object, no compiler probe, no BTF index;
   the time from ``BPF(...)`` to attached, measured in the child (and its breakdown:
   rewrite, compiler process, compiler probe, BTF hash, the rest = ELF/BTF/load/attach);
 * fully cold: a fresh, empty cache directory (vmlinux.h generated in the run), against
@@ -227,10 +228,13 @@ def bcc_tool(n: int) -> dict:
     root = Path(tempfile.mkdtemp(prefix="pybpf-bench-bcc-"))
     try:
         src = _bcc_source(root)
-        # a generated vmlinux.h to seed the "cold, vmlinux.h present" cache directories
+        # a generated vmlinux.h to seed the "cold, per-kernel headers present" cache directories
         seed = root / "seed"
         _child(_CHILD_BCC, [str(src), "@SPAWNED@", "plain"], str(seed))
         vrel = next((seed / "compile" / "vmlinux").iterdir()).relative_to(seed)
+        # the BCC front end's per-kernel headers (CONFIG_*, BTF-derived macros): like vmlinux.h,
+        # generated once per kernel, so present in the "cold" case too
+        krel = next((seed / "compile" / "bcc-kernel").iterdir()).relative_to(seed)
         warm = str(seed)  # the seed run compiled the tool: a warm cache
         clang = shutil.which("clang-19")
         bpftool = shutil.which("bpftool")
@@ -257,6 +261,7 @@ def bcc_tool(n: int) -> dict:
             cold = root / f"cold{i}"
             (cold / vrel).mkdir(parents=True)
             shutil.copy(seed / vrel / "vmlinux.h", cold / vrel / "vmlinux.h")
+            shutil.copytree(seed / krel, cold / krel)
             runs["cold"].append(_child(_CHILD_BCC, [str(src), "@SPAWNED@", "breakdown"], str(cold)))
             runs["fully_cold"].append(_child(_CHILD_BCC, [str(src), "@SPAWNED@", "breakdown"], str(root / f"fc{i}")))
             runs["warm"].append(_child(_CHILD_BCC, [str(src), "@SPAWNED@", "plain"], warm))
@@ -300,6 +305,11 @@ def format_bcc(r: dict) -> str:
         return "" if v is None else ("ok" if v <= target else "MISSED")
 
     def parts(p: dict, total: float) -> str:
+        # the BCC rewrite may be what first needs vmlinux.h (its identifier checks read it):
+        # then the generation is inside the rewrite's time, so it is not counted twice
+        p = dict(p)
+        if p.get("vmlinux_h", 0) and p.get("rewrite", 0) >= p["vmlinux_h"]:
+            p["rewrite"] -= p["vmlinux_h"]
         rest = total - sum(p.values())
         items = [f"{k} {v * 1000:.0f}" for k, v in p.items() if v >= 0.0005] + [f"ELF/BTF/maps/load/attach {rest * 1000:.0f}"]
         return "          (" + ", ".join(items) + " ms)"
@@ -310,7 +320,7 @@ def format_bcc(r: dict) -> str:
         f"BCC-style tool: examples/bcc/hello-buffer-config.py's C, BPF(src_file=...) + attach_tracepoint; "
         f"best of {r['n']}, interleaved; compiler {r['compiler']}",
         f"  {'clang-19 -O2 -g -c ch5/hello-buffer-config.bpf.c (libbpf style)':<66}{ms(r['clang_s'])}",
-        f"  {'cold: BPF() to attached, vmlinux.h already generated':<66}{ms(cold['bpf'])}  "
+        f"  {'cold: BPF() to attached, per-kernel headers already there':<66}{ms(cold['bpf'])}  "
         f"{x(ra['cold_vs_clang'])} clang   target <= {TARGETS['cold']}x  {verdict(ra['cold_vs_clang'], TARGETS['cold'])}",
         parts(cold["parts"], cold["bpf"]),
         f"  {'  same run, process spawn to attached (interpreter + import too)':<66}{ms(cold['start_to_attached'])}  "
