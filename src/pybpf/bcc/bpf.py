@@ -5,13 +5,13 @@ from __future__ import annotations
 import atexit
 import ctypes as ct
 import os
-import re
 import select
 import sys
 import time
 import weakref
 from typing import Any, Callable, Iterator, Optional, Sequence
 
+from .._sys.kver import linux_version_code
 from ..errors import Error
 from . import _deref, kheaders, syms
 from ._attach import AttachMixin, to_str
@@ -52,14 +52,6 @@ class Function:
 
 
 _Function = Function
-
-
-def _kernel_version_code() -> int:
-    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
-    if not m:
-        return 0
-    a, b, c = (int(x or 0) for x in m.groups())
-    return (a << 16) + (b << 8) + min(c, 255)
 
 
 def _include_dirs_of(cflags: Sequence[str]) -> list[str]:
@@ -174,7 +166,7 @@ class BPF(AttachMixin, TraceMixin):
         from .. import elf
         from ..compile import compile
 
-        defines = {"LINUX_VERSION_CODE": _kernel_version_code(), "__BCC__": None}
+        defines = {"LINUX_VERSION_CODE": linux_version_code(), "__BCC__": None}
         incs = [include_dir()]
         kdir = kheaders.header_dir()
         if kdir is not None:
