@@ -277,18 +277,6 @@ def test_cache_dir_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert btf_cache.cache_dir() == os.path.join(os.path.expanduser("~"), ".cache", "pybpf")
 
 
-def test_has_enumerator_matches_a_full_walk():
-    from pybpf.btf.types import Kind
-
-    btf = BTF.load_vmlinux()
-    names = {v.name for k in (Kind.ENUM, Kind.ENUM64) for t in btf.iter_types(k) for v in t.values}
-    sample = sorted(names)[::max(1, len(names) // 200)]
-    assert all(btf.has_enumerator(n) for n in sample)
-    # strings that exist in the BTF but are not enumerators (members, types), and absent ones
-    for other in ("task_struct", "pid", "comm", "no_such_identifier_zz"):
-        assert btf.has_enumerator(other) == (other in names)
-
-
 def test_kernel_btf_has_string():
     from pybpf.btf.spec import kernel_btf_has_string
 

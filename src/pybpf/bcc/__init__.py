@@ -67,7 +67,12 @@ from .consts import (BPFAttachType, BPFProgType, PerfEventSampleFormat, PerfHWCo
                      XDPAction, XDPFlags)
 from .rewriter import include_dir, rewrite
 from .table import Table
-from .usdt import USDT, USDTException
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover - the lazily imported names, for type checkers
+    from .perf import Perf
+    from .usdt import USDT, USDTException
+    from .utils import ArgString, StrcmpRewrite, get_online_cpus, get_possible_cpus, printb
 
 __all__ = ["BPF", "Function", "Table", "USDT", "USDTException", "rewrite", "include_dir", "BPFProgType",
            "BPFAttachType", "XDPAction", "XDPFlags", "PerfType", "PerfHWConfig", "PerfSWConfig",
@@ -77,7 +82,7 @@ __all__ = ["BPF", "Function", "Table", "USDT", "USDTException", "rewrite", "incl
 
 # What BCC's ``bcc`` package also exports, imported when a tool first asks for it (start-up stays lean).
 _LAZY = {"Perf": "perf", "ArgString": "utils", "StrcmpRewrite": "utils", "printb": "utils",
-         "get_online_cpus": "utils", "get_possible_cpus": "utils"}
+         "get_online_cpus": "utils", "get_possible_cpus": "utils", "USDT": "usdt", "USDTException": "usdt"}
 
 
 def __getattr__(name: str) -> object:

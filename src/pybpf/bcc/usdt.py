@@ -44,7 +44,7 @@ from typing import Any, Optional, Union
 from ..errors import Error, FormatError
 from ..links._elfsym import resolve_binary
 from ..links.usdt import UsdtArg, UsdtArgType, UsdtNote, parse_usdt_args, parse_usdt_notes
-from ..links.usdt import _X86_OFF  # noqa: PLC2701 - pt_regs field names, as BCC prints registers
+from ..links.usdt import _X86_OFF, _arch  # noqa: PLC2701 - pt_regs field names, as BCC prints registers
 from ._attach import to_str
 
 __all__ = ["USDT", "USDTException", "USDTProbe", "USDTProbeLocation", "USDTProbeArgument",
@@ -201,7 +201,7 @@ class USDT:
     """
 
     def __init__(self, pid: Optional[int] = None, path: Optional[StrOrBytes] = None) -> None:
-        self._arch = _machine()
+        self._arch = _arch(None)
         self.pid: Optional[int] = int(pid) if pid and int(pid) != -1 else None
         self.path: Optional[str] = to_str(path) if path else None
         self._probes: dict[tuple[str, str], list[tuple[str, UsdtNote]]] = {}
@@ -322,11 +322,6 @@ class USDT:
 def _event_name(binary: str, e: _Enabled, pid: Optional[int]) -> str:
     base = re.sub(r"[^A-Za-z0-9_]", "_", binary)
     return f"usdt_{base}_{e.provider}_{e.name}_{e.fn_name}" + (f"_bcc_{pid}" if pid is not None else "")
-
-
-def _machine() -> str:
-    m = os.uname().machine
-    return {"amd64": "x86_64", "arm64": "aarch64"}.get(m, m)
 
 
 def _proc_root(pid: int) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import warnings
 
 from .._sys.cpu import online_cpus, possible_cpus
 
@@ -83,14 +82,6 @@ class ArgString:
 
     def __repr__(self) -> str:
         return f"ArgString({self.s!r})"
-
-
-def _assert_is_bytes(arg: Any) -> "bytes | None":
-    """BCC's lenient bytes check: str is accepted (with a DeprecationWarning) and encoded."""
-    if arg is None or type(arg) is bytes:
-        return arg
-    warnings.warn(f"not a bytes object: {arg!r}", DeprecationWarning, 2)
-    return bytes(ArgString(str(arg)))
 
 
 class StrcmpRewrite:

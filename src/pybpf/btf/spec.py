@@ -297,34 +297,6 @@ class BTF:
             return self.base.kind_of(type_id)
         raise TypeNotFound(f"BTF has no type id {type_id}")
 
-    def has_enumerator(self, name: str) -> bool:
-        """True if an ENUM/ENUM64 of this BTF (or its base) has a value named ``name``.
-
-        Finds the name's string offset, then the 4-byte-aligned places in the type
-        section holding that offset, and checks each lies on an enumerator's name slot:
-        no type is decoded, so this is cheap even for vmlinux (~130k types).
-        """
-        if self.base is not None and self.base.has_enumerator(name):
-            return True
-        nb = name.encode()
-        data, start, end = self._data, self._tstart, self._tstart + self._tlen
-        offs = self._offs
-        for so in self._str_offsets(nb):
-            needle = self._lay.u32.pack(so)
-            i = data.find(needle, start, end)
-            while i >= 0:
-                rel = i - start
-                if rel % 4 == 0:
-                    word = rel // 4
-                    idx = bisect_right(offs, word) - 1
-                    k = self.kind_of(self._first_id + idx) if idx >= 0 else Kind.UNKN
-                    step = 2 if k == Kind.ENUM else 3 if k == Kind.ENUM64 else 0
-                    slot = word - offs[idx] - 3
-                    if step and slot >= 0 and slot % step == 0:
-                        return True
-                i = data.find(needle, i + 1, end)
-        return False
-
     def iter_types(self, kind: "Kind | int | str | type[Type] | None" = None,
                    include_base: bool = False) -> Iterator[Type]:
         """Types in id order, optionally of one kind and including the base's types."""
