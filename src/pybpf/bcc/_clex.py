@@ -112,6 +112,16 @@ def split_args(m: str, start: int, end: int) -> list[tuple[int, int]]:
 _DIRECTIVE = re.compile(r"^[ \t]*#", re.M)
 
 
+def blank_spans(m: str, spans: "list[tuple[int, int]]") -> str:
+    """``m`` with the characters of ``spans`` (directives) turned into blanks, newlines kept."""
+    out = list(m)
+    for a, b in spans:
+        for k in range(a, b):
+            if out[k] != "\n":
+                out[k] = " "
+    return "".join(out)
+
+
 def directive_spans(m: str) -> list[tuple[int, int]]:
     """Spans of preprocessor directives (with their backslash-continued lines), end excluding the newline."""
     spans = []

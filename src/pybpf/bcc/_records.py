@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Callable, Collection, Iterator, Optional
+from typing import Any, Callable, Collection, Iterator, Optional
 
 from . import _clex as cl
 
@@ -37,6 +37,27 @@ _KEYWORDS = frozenset({"struct", "union", "enum", "const", "volatile", "unsigned
 _MEMBER = re.compile(r"([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)*(?=[;,:])")
 
 
+def record_members(btf: Any, name: str) -> "Optional[dict[str, Any]]":
+    """Named members of ``struct name`` (or union) in ``btf``, through anonymous members,
+    mapped to their types (the first one of a name wins); None if there is no such record."""
+    from ..btf.types import Kind
+
+    found = btf.find_all(name, Kind.STRUCT) or btf.find_all(name, Kind.UNION)
+    if not found:
+        return None
+    out: dict[str, Any] = {}
+
+    def walk(t: Any, depth: int) -> None:
+        t = t.resolve() if hasattr(t, "resolve") else t
+        for m in getattr(t, "members", ()):
+            if m.name:
+                out.setdefault(m.name, m.type)
+            elif depth < 8:
+                walk(m.type, depth + 1)
+    walk(found[0], 0)
+    return out
+
+
 @functools.lru_cache(maxsize=None)
 def vmlinux_members(name: str) -> Optional[frozenset[str]]:
     """Member names of the kernel's ``struct name`` (or union), through anonymous members;
@@ -44,27 +65,13 @@ def vmlinux_members(name: str) -> Optional[frozenset[str]]:
     try:
         from ..btf import BTF
         from ..btf.spec import kernel_btf_has_string
-        from ..btf.types import Kind
 
         if not kernel_btf_has_string(name):
             return None  # the usual case for a program's own structs: no BTF parse needed
-        btf = BTF.load_vmlinux()
-        found = btf.find_all(name, Kind.STRUCT) or btf.find_all(name, Kind.UNION)
+        members = record_members(BTF.load_vmlinux(), name)
     except Exception:  # no kernel BTF: no kernel structs
         return None
-    if not found:
-        return None
-    out: set[str] = set()
-
-    def walk(t: object, depth: int) -> None:
-        t = t.resolve() if hasattr(t, "resolve") else t  # type: ignore[attr-defined]
-        for m in getattr(t, "members", ()):
-            if m.name:
-                out.add(m.name)
-            elif depth < 8:
-                walk(m.type, depth + 1)
-    walk(found[0], 0)
-    return frozenset(out)
+    return None if members is None else frozenset(members)
 
 
 def record_definitions(ms: str) -> Iterator[tuple[str, int, int]]:
@@ -96,12 +103,7 @@ def rename_user_records(source: str, members_of: MembersOf) -> tuple[str, dict[s
     ``__bcc_user_<tag>`` everywhere; and {new tag: kernel tag}."""
     m = cl.mask(source)
     spans = cl.directive_spans(m)
-    blank = list(m)
-    for a, b in spans:
-        for k in range(a, b):
-            if blank[k] != "\n":
-                blank[k] = " "
-    ms = "".join(blank)
+    ms = cl.blank_spans(m, spans)
     conds = cl.Conditionals(m, spans)
     own = set()
     for tag, open_, close in record_definitions(ms):

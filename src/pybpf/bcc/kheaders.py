@@ -72,21 +72,9 @@ def config_header(text: Optional[str]) -> str:
 
 def _members(btf: Any, name: str) -> dict[str, Any]:
     """Named members of struct ``name`` (through anonymous members) -> their types; {} if none."""
-    from ..btf.types import Kind
+    from ._records import record_members
 
-    out: dict[str, Any] = {}
-
-    def walk(t: Any, depth: int) -> None:
-        t = t.resolve() if hasattr(t, "resolve") else t
-        for m in getattr(t, "members", ()):
-            if m.name:
-                out.setdefault(m.name, m.type)
-            elif depth < 8:
-                walk(m.type, depth + 1)
-    found = btf.find_all(name, Kind.STRUCT)
-    if found:
-        walk(found[0], 0)
-    return out
+    return record_members(btf, name) or {}
 
 
 def kernel_header(btf: Any) -> str:

@@ -213,12 +213,7 @@ class _Rewriter:
         self.code = cl.mask(source, keep_strings=True)   # comments gone, literals kept
         self.m = cl.mask(source)                         # literals blanked too
         self.dspans = cl.directive_spans(self.m)
-        ms = list(self.m)
-        for a, b in self.dspans:
-            for k in range(a, b):
-                if ms[k] != "\n":
-                    ms[k] = " "
-        self.ms = "".join(ms)                            # ...and directives blanked
+        self.ms = cl.blank_spans(self.m, self.dspans)    # ...and directives blanked
         self.edits: list[tuple[int, int, str]] = []
         self.tables: dict[str, TableDecl] = {}
         self.alternatives: dict[str, list[tuple[cl.CondPath, TableDecl]]] = {}

@@ -35,6 +35,14 @@ _R24 = repeat(24)
 _M24 = repeat(0xFFFFFF)
 
 
+
+def _split_bitfields(moffs: list) -> "tuple[list, list[int] | None]":
+    """kind_flag member offsets -> (bit offsets, bitfield sizes), sizes None if there are none."""
+    bits = list(map(rshift, moffs, _R24))
+    if any(bits):
+        return list(map(and_, moffs, _M24)), bits
+    return moffs, None
+
 class _Indents(dict[int, str]):
     """``_NL[lvl]``: a newline and ``lvl`` tabs."""
 
@@ -137,11 +145,7 @@ class BodyMixin:
             mts = m.types[s:s + vlen]
             moffs = m.offs[s:s + vlen]
             if t.kflag[type_id]:
-                bits = list(map(rshift, moffs, _R24))
-                if any(bits):
-                    moffs = list(map(and_, moffs, _M24))
-                else:
-                    bits = None
+                moffs, bits = _split_bitfields(moffs)
         aligns = list(map(self._align.__getitem__, mts))
         if -1 in aligns:
             align_of = self.align_of
@@ -193,11 +197,7 @@ class BodyMixin:
         fnames = m.names[s:e]
         bits: "list[int] | None" = None
         if t.kflag[type_id]:
-            bits = list(map(rshift, moffs, _R24))
-            if any(bits):
-                moffs = list(map(and_, moffs, _M24))
-            else:
-                bits = None
+            moffs, bits = _split_bitfields(moffs)
         # member declarations, rendered in order (name resolution has side effects)
         pres = list(map(self._pre.__getitem__, mts))
         if None in pres or "" in fnames:

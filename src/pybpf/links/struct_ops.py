@@ -23,7 +23,6 @@ registration then outlives the process, as with ``bpftool struct_ops register``)
 from __future__ import annotations
 
 import errno
-import fcntl
 from typing import Any
 
 from .._sys import cmds
@@ -40,9 +39,12 @@ _KEY0 = (0).to_bytes(4, "little")
 _BPF_F_REPLACE = 4
 
 
-def _dup(fd: int) -> FD:
+def _dup(map: Any) -> FD:
+    """Our own fd for ``map`` (the map's ClosedError if it is closed)."""
+    if map.closed:
+        raise map._closed_error()  # noqa: SLF001
     try:
-        return FD(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3))
+        return map._fd.dup()  # noqa: SLF001 - the map's own fd object
     except OSError as e:
         raise BPFError(e.errno or errno.EBADF, "dup struct_ops map fd",
                        "too many open files (RLIMIT_NOFILE)" if e.errno == errno.EMFILE else "") from None
@@ -219,7 +221,7 @@ def attach_struct_ops(map: Any, value: bytes | None = None) -> StructOpsLink:  #
     target = f"{getattr(map, 'struct_name', '') or 'struct_ops'} {_map_name(map)}"
     # The handle's own map reference first: writing the value registers a plain struct_ops
     # map at once, and a registration without a handle to undo it would outlive a failed call.
-    mfd = _dup(int(map.fd))
+    mfd = _dup(map)
     registered = False
     try:
         _write_value(map, link=is_link)
