@@ -327,16 +327,9 @@ class Map(KernelObject):
         mm = self._mmap
         if mm is None:
             return
-        busy = []
-        for ref in self._mviews:
-            mv = ref()
-            if mv is None:
-                continue
-            try:
-                mv.release()
-            except BufferError:  # something still holds a buffer exported from this view
-                busy.append(ref)
-        self._mviews = busy
+        from .btf.values_view import release_views
+
+        self._mviews = release_views(self._mviews)  # views something still holds buffers of stay
         try:
             mm.close()
         except BufferError:

@@ -29,8 +29,23 @@ from .values_scalar import Codec, CodecError, ReadOnlyError
 if TYPE_CHECKING:  # pragma: no cover
     from .spec import BTF
 
-__all__ = ["DatasecView", "VarInfo"]
+__all__ = ["DatasecView", "VarInfo", "release_views"]
 
+
+
+def release_views(refs: "list[weakref.ref[memoryview]]") -> "list[weakref.ref[memoryview]]":
+    """Release the live memoryviews behind ``refs``; returns the refs of those that could not
+    be released because a buffer exported from them is still in use."""
+    busy = []
+    for ref in refs:
+        mv = ref()
+        if mv is None:
+            continue
+        try:
+            mv.release()
+        except BufferError:
+            busy.append(ref)
+    return busy
 
 class VarInfo:
     """One variable of a view: ``name``, byte ``offset``, ``size``, ``codec``, BTF ``var``."""
@@ -90,16 +105,8 @@ class DatasecView:
             return
         object.__setattr__(self, "_dsv_mv", None)
         object.__setattr__(self, "_dsv_buf", None)
-        raws, busy = self._dsv_raws, []
-        for ref in raws:
-            r = ref()
-            if r is None:
-                continue
-            try:
-                r.release()
-            except BufferError:  # a buffer exported from it is alive: the owner's unmap reports it
-                busy.append(ref)
-        object.__setattr__(self, "_dsv_raws", busy)
+        # a view some exported buffer still holds stays: the owner's unmap reports it
+        object.__setattr__(self, "_dsv_raws", release_views(self._dsv_raws))
         mv.release()
 
     def _dsv_closed(self) -> ClosedError:
